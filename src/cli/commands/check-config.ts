@@ -1,0 +1,24 @@
+// `wanctl check-config`: validate the config and say in one line what it will manage.
+import type { Config } from "../../config/schema/index.js";
+import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
+import type { CliIo } from "../io.js";
+import { loadConfigForCommand } from "./load.js";
+
+function summary(config: Config): string {
+  const parts = [
+    `${config.links.length} links (${[...config.links].sort((a, b) => a.priority - b.priority).map((l) => l.name).join(" > ")})`,
+    `${config.monitor.targets.length} probe target${config.monitor.targets.length === 1 ? "" : "s"}`,
+    `${config.dns.records.length} DNS record${config.dns.records.length === 1 ? "" : "s"}`,
+  ];
+  const pbx = config.asterisk;
+  parts.push(pbx ? `Asterisk (${pbx.channelDriver}) via AMI ${pbx.ami.host}:${pbx.ami.port}` : "no Asterisk");
+  const channels = (["email", "slack", "webhook"] as const).filter((c) => config.alerts[c]);
+  parts.push(channels.length ? `alerts by ${channels.join(", ")}` : "no alerts");
+  return parts.join(", ");
+}
+
+export function checkConfig(file: string, io: CliIo): ExitCodeValue {
+  const { config } = loadConfigForCommand(file, io);
+  io.out(`${file}: OK: ${summary(config)}`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,43 @@
+// Failover policy and the backend that moves the default route.
+import { z } from "zod";
+import { port, seconds } from "./common.js";
+
+export const failover = z
+  .strictObject({
+    holdDownSeconds: seconds()
+      .default(180)
+      .describe("A better link must stay up this long before the office fails back to it."),
+    waitForIdleCalls: z
+      .boolean()
+      .default(false)
+      .describe("Fail back only when no call is up (counted over AMI)."),
+    maxCallWaitSeconds: seconds()
+      .default(900)
+      .describe("With waitForIdleCalls, fail back anyway after waiting this long."),
+  })
+  .describe("When to fail over and back.");
+
+const portRange = z
+  .strictObject({
+    from: port().describe("First port."),
+    to: port().describe("Last port."),
+  })
+  .refine((range) => range.from <= range.to, { error: "from must not be greater than to" });
+
+export const route = z
+  .discriminatedUnion("backend", [
+    z.strictObject({
+      backend: z.literal("linux").describe("iproute2 on this host."),
+      flushConntrack: z
+        .boolean()
+        .default(true)
+        .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale)."),
+      sipPorts: z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush."),
+      rtpPorts: portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush."),
+    }),
+  ])
+  .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 } })
+  .describe("How the active link is changed.");
+
+export type FailoverConfig = z.infer<typeof failover>;
+export type RouteConfig = z.infer<typeof route>;
