@@ -23,7 +23,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     program
       .command(name)
       .description(description)
-      .addOption(new Option("-c, --config <file>", "config file").default(DEFAULT_CONFIG_PATH).env("WANCTL_CONFIG"))
+      .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
       .action(async (options: { config: string }) => setExit(await action(options)));
 
   command("run", "run the daemon: monitor the links and fail over (systemd runs this)", ({ config }) => {

@@ -1,6 +1,6 @@
 // The office's Internet links and how each learns its public address.
 import { z } from "zod";
-import { httpUrl, host, ipv4, port } from "./common.js";
+import { httpUrl, host, ipv4, port, positiveInt } from "./common.js";
 
 const publicIp = z
   .discriminatedUnion("method", [
@@ -38,9 +38,7 @@ export const link = z.strictObject({
     .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: "expected a Linux interface name (at most 15 characters)" })
     .describe("The office's interface toward this link's ISP."),
   gateway: ipv4().describe("The ISP's next hop on this link."),
-  priority: z
-    .int()
-    .min(1)
+  priority: positiveInt()
     .describe("Lower is preferred: the office runs on the lowest-priority-number link that is up."),
   publicIp: publicIp.default({ method: "interface" }),
 });

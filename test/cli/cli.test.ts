@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, test } from "vitest";
+import { minimalConfig, writeTemp } from "../config/fixtures.js";
+import { cli } from "./run-cli.js";
+
+const example = new URL("../../config.example.json", import.meta.url).pathname;
+
+describe("wanctl CLI", () => {
+  test("--version prints the package version and exits 0", async () => {
+    const { code, stdout } = await cli(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  test.each(["run", "check-config", "status", "test"])("%s --help describes the command and exits 0", async (name) => {
+    const { code, stdout } = await cli([name, "--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Usage: wanctl ${name}`);
+    expect(stdout).toContain("--config <file>");
+  });
+
+  test("usage errors exit 2", async () => {
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["check-config", "--no-such-flag"])).code).toBe(2);
+    expect((await cli([])).code).toBe(2);
+  });
+
+  test("check-config on the example exits 0 with a summary", async () => {
+    const { code, stdout } = await cli(["check-config", "--config", example]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("OK: 4 links (wan1 > wan2 > lte > dsl)");
+  });
+
+  test("check-config lists every problem with file:line:column and exits 2", async () => {
+    const config = minimalConfig() as Record<string, any>;
+    config.links[0].gateway = "999.1.1.1";
+    config.monitr = {};
+    const file = writeTemp("broken.json", JSON.stringify(config, null, 2));
+    const { code, stderr } = await cli(["check-config", "-c", file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file}:6:18: links[0].gateway: expected an IPv4 address`);
+    expect(stderr).toMatch(new RegExp(`${file}:\\d+:\\d+: monitr: unknown key "monitr" \\(did you mean "monitor"\\?\\)`));
+    expect(stderr).toContain(`2 problems in ${file}`);
+  });
+
+  test("the config path comes from WANCTL_CONFIG when --config is not given", async () => {
+    const file = writeTemp("env.json", JSON.stringify(minimalConfig()));
+    expect((await cli(["check-config"], { WANCTL_CONFIG: file })).code).toBe(0);
+  });
+
+  test.each(["run", "status", "test"])("%s says plainly that its machinery is not built yet (exit 1)", async (name) => {
+    const file = writeTemp("ok.json", JSON.stringify(minimalConfig()));
+    const { code, stderr } = await cli([name, "-c", file]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/not built yet .* nothing was done/);
+  });
+
+  test.each(["run", "status", "test"])("%s with a broken config exits 2", async (name) => {
+    const { code } = await cli([name, "-c", writeTemp("bad.json", "{")]);
+    expect(code).toBe(2);
+  });
+
+  test("the built executable runs as `wanctl` with the same exit codes", async () => {
+    const bin = new URL("../../dist/src/cli/main.js", import.meta.url).pathname;
+    const run = promisify(execFile);
+    const ok = await run(process.execPath, [bin, "check-config", "-c", example]);
+    expect(ok.stdout).toContain("OK:");
+    await expect(run(process.execPath, [bin, "check-config", "-c", writeTemp("bad.json", "[]")])).rejects.toMatchObject({ code: 2 });
+  });
+});

@@ -1,0 +1,125 @@
+import { describe, expect, test } from "vitest";
+import { ConfigError, loadConfig, parseConfigText } from "../../src/config/load.js";
+import { minimalConfig, tempDir, writeTemp } from "./fixtures.js";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+
+function problemsOf(text: string) {
+  try {
+    parseConfigText(text, "config.json");
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("parseConfigText", () => {
+  test("fills in the documented defaults", () => {
+    const config = parseConfigText(JSON.stringify(minimalConfig()), "c.json");
+    expect(config.monitor).toMatchObject({ intervalMs: 350, timeoutMs: 350, quorum: 1, downAfter: 3, upAfter: 5 });
+    expect(config.failover.holdDownSeconds).toBe(180);
+    expect(config.route).toEqual({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 } });
+    expect(config.links[0]!.publicIp).toEqual({ method: "interface" });
+    expect(config.stateDir).toBe("/var/lib/wanctl");
+  });
+
+  test("a typo, a wrong type, a missing field and an invalid IP each give path and line:column", () => {
+    const text = [
+      "{",
+      '  "links": [',
+      '    { "name": "wan1", "interface": "wan1", "gatway": "198.51.100.9", "priority": 1 },',
+      '    { "name": "wan2", "interface": "wan2", "gateway": "100.64.0.300", "priority": "2" }',
+      "  ],",
+      '  "monitor": { "targets": [{ "type": "icmp", "host": "192.0.2.1" }] }',
+      "}",
+    ].join("\n");
+    const problems = problemsOf(text);
+    expect(problems).toEqual([
+      { path: "links[0].gateway", line: 3, column: 5, message: expect.stringMatching(/^missing required field "gateway" \(expected an IPv4 address/) },
+      { path: "links[0].gatway", line: 3, column: 44, message: 'unknown key "gatway" (did you mean "gateway"?)' },
+      { path: "links[1].gateway", line: 4, column: 55, message: expect.stringMatching(/expected an IPv4 address.*got string "100\.64\.0\.300"/) },
+      { path: "links[1].priority", line: 4, column: 83, message: 'expected a whole number, got string "2"' },
+    ]);
+  });
+
+  test("syntax errors point at the broken spot", () => {
+    expect(problemsOf('{\n  "links": [1,]\n}')).toEqual([{ path: "", line: 2, column: 15, message: "invalid JSON: value expected" }]);
+    expect(problemsOf("")[0]!.message).toMatch(/empty|expected/);
+  });
+
+  test("a duplicated key is an error, not a silent override", () => {
+    const text = '{\n "stateDir": "/a",\n "stateDir": "/b"\n}';
+    expect(problemsOf(text)).toEqual([{ path: "stateDir", line: 3, column: 2, message: 'duplicate key "stateDir" (the earlier one would be ignored)' }]);
+  });
+
+  test("an unknown discriminator lists the allowed values", () => {
+    const config = minimalConfig();
+    (config.monitor as { targets: unknown[] }).targets = [{ type: "smoke-signal", host: "192.0.2.1" }];
+    const [problem] = problemsOf(JSON.stringify(config, null, 2));
+    expect(problem!.path).toBe("monitor.targets[0].type");
+    expect(problem!.message).toBe('expected "type" to be one of "icmp", "tcp", "dns", "http", "sip", got string "smoke-signal"');
+  });
+
+  test("cross-field checks: unique names, known providers, a reachable quorum", () => {
+    const config = minimalConfig() as Record<string, any>;
+    config.links[1].name = "wan1";
+    config.monitor.quorum = 2;
+    config.dns = { records: [{ name: "office.example.com", provider: "nope" }] };
+    const messages = problemsOf(JSON.stringify(config, null, 2)).map((p) => `${p.path}: ${p.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'links[1].name: link name "wan1" is already used by entry 0',
+        'dns.records[0].provider: no provider with id "nope" (known: none is configured)',
+        "monitor.quorum: quorum 2 is more than the 1 probe target(s): no round could ever pass",
+      ]),
+    );
+  });
+
+  test("a bad cron schedule and a bad secret form are explained", () => {
+    const config = minimalConfig() as Record<string, any>;
+    config.drills = { schedule: "every monday" };
+    config.asterisk = { ami: { host: "192.168.50.10", username: "wanctl", secret: 42 }, pjsip: { transports: ["t"] } };
+    const messages = problemsOf(JSON.stringify(config, null, 2)).map((p) => `${p.path}: ${p.message}`);
+    expect(messages).toContain('drills.schedule: expected a cron schedule such as "0 3 * * 1" (Mondays 03:00)');
+    expect(messages).toContain('asterisk.ami.secret: expected the secret as a string, {"file": "/path"} or {"credential": "name"}, got number 42');
+  });
+
+  test("error messages never echo a secret's value", () => {
+    const config = minimalConfig() as Record<string, any>;
+    config.asterisk = { ami: { host: "192.168.50.10", username: "wanctl", secret: "hunter2", bogus: 1 }, pjsip: { transports: ["t"] } };
+    const text = JSON.stringify(config, null, 2);
+    expect(problemsOf(text).map((p) => p.message).join("\n")).not.toContain("hunter2");
+  });
+});
+
+describe("loadConfig", () => {
+  test("reads secrets from files and systemd credentials, and names the path of one it cannot read", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "ami"), "s3cret\n");
+    const config = minimalConfig() as Record<string, any>;
+    config.asterisk = { ami: { host: "192.168.50.10", username: "wanctl", secret: { credential: "ami" } }, pjsip: { transports: ["t"] } };
+    const file = writeTemp("c.json", JSON.stringify(config));
+    expect(loadConfig(file, { CREDENTIALS_DIRECTORY: dir }).config.asterisk?.ami.secret).toEqual({ credential: "ami" });
+    expect(() => loadConfig(file, {})).toThrow(/asterisk\.ami\.secret: credential "ami" needs \$CREDENTIALS_DIRECTORY/);
+
+    config.asterisk.ami.secret = { file: join(dir, "missing") };
+    const broken = writeTemp("c.json", JSON.stringify(config));
+    expect(() => loadConfig(broken, {})).toThrow(/asterisk\.ami\.secret: cannot read the secret file .*missing \(ENOENT\)/);
+  });
+
+  test("warns when a file others can read holds inline secrets, and only then", () => {
+    const config = minimalConfig() as Record<string, any>;
+    config.alerts = { slack: { webhookUrl: "https://hooks.slack.example/T/B/X" } };
+    const open = writeTemp("c.json", JSON.stringify(config), 0o644);
+    const [warning] = loadConfig(open, {}).warnings;
+    expect(warning).toMatch(/readable by every user and holds secrets inline \(alerts\.slack\.webhookUrl\)/);
+    expect(warning).not.toContain("hooks.slack.example");
+    expect(loadConfig(writeTemp("c.json", JSON.stringify(config), 0o600), {}).warnings).toEqual([]);
+    expect(loadConfig(writeTemp("c.json", JSON.stringify(minimalConfig()), 0o644), {}).warnings).toEqual([]);
+  });
+
+  test("a missing file is a config error naming the file", () => {
+    expect(() => loadConfig("/nonexistent/wanctl.json", {})).toThrow("/nonexistent/wanctl.json: cannot read the config file (no such file)");
+  });
+});
