@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs what wanctl's demo and tests need on Debian 12 (run as root): the network lab's tools
+# and the real servers the lab runs, then the npm packages, then the build.
+set -eu
+cd "$(dirname "$0")/.."
+
+# iproute2/iptables/conntrack/ping: the lab and the Linux route backend.
+# bind9 + dnsutils: the authoritative DNS server for RFC 2136 tests. kamailio: the ITSP's registrar.
+packages="iproute2 iptables conntrack iputils-ping procps bind9 bind9-dnsutils kamailio"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  # The lab starts its own named and kamailio inside network namespaces; keep the packages'
+  # system services from starting on the host while they are installed.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    guard=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+npm ci --no-audit --no-fund
+npm run build
