@@ -1,0 +1,27 @@
+// What the daemon needs from whatever moves the office's default route.
+
+export interface RouteLink {
+  name: string;
+  interface: string;
+  gateway: string;
+}
+
+export interface SwitchResult {
+  /** The link that carries the default route now. */
+  active: string;
+  /** Connection-tracking entries of SIP/RTP flows deleted because their NAT mapping went stale. */
+  conntrackDeleted: number;
+  durationMs: number;
+}
+
+export interface RouteBackend {
+  /** The configured link that carries the default route now, or undefined when none does. */
+  activeLink(): Promise<string | undefined>;
+  /**
+   * Installs what lets each link be probed while another is active (per-link routing). Idempotent;
+   * returns each link's source address for the probes.
+   */
+  prepare(): Promise<Map<string, string>>;
+  /** Makes `link` carry the default route and flushes the flows that still use the old one. */
+  activate(link: string): Promise<SwitchResult>;
+}

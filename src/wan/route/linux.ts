@@ -1,0 +1,135 @@
+// The Linux route backend: iproute2 for the default route and per-link routing, conntrack for
+// the flows whose NAT mapping went stale with the switch.
+import { performance } from "node:perf_hooks";
+import type { CommandRunner } from "../../system/command.js";
+import type { RouteBackend, RouteLink, SwitchResult } from "./backend.js";
+import { parseConntrackList, staleVoiceFlows } from "./conntrack.js";
+
+export interface LinuxRouteOptions {
+  links: readonly RouteLink[];
+  run: CommandRunner;
+  flushConntrack: boolean;
+  sipPorts: readonly number[];
+  rtpPorts: { from: number; to: number };
+  /**
+   * First routing table (and rule priority) for the per-link tables; link i uses base + i. Chosen
+   * far from the tables distributions use (main 254, default 253, local 255).
+   */
+  tableBase?: number;
+}
+
+interface IpRoute {
+  dst?: string;
+  gateway?: string;
+  dev?: string;
+  metric?: number;
+}
+
+interface IpRule {
+  priority?: number;
+  table?: string;
+}
+
+interface IpAddrInfo {
+  addr_info?: { family?: string; local?: string; scope?: string }[];
+}
+
+export class LinuxRouteBackend implements RouteBackend {
+  private readonly tableBase: number;
+
+  constructor(private readonly options: LinuxRouteOptions) {
+    this.tableBase = options.tableBase ?? 4200;
+  }
+
+  private async ipJson<T>(args: string[]): Promise<T> {
+    const { stdout } = await this.options.run(["ip", "-j", ...args]);
+    return (stdout.trim() ? JSON.parse(stdout) : []) as T;
+  }
+
+  private link(name: string): RouteLink {
+    const link = this.options.links.find((l) => l.name === name);
+    if (!link) throw new Error(`unknown link "${name}" (configured: ${this.options.links.map((l) => l.name).join(", ")})`);
+    return link;
+  }
+
+  async activeLink(): Promise<string | undefined> {
+    const routes = await this.ipJson<IpRoute[]>(["-4", "route", "show", "default", "table", "main"]);
+    // With several default routes the kernel uses the lowest metric.
+    const best = [...routes].sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+    if (!best) return undefined;
+    return this.options.links.find((l) => l.interface === best.dev && (!best.gateway || best.gateway === l.gateway))?.name;
+  }
+
+  /** The link's own IPv4 address (the first global one on its interface). */
+  async sourceAddress(link: RouteLink): Promise<string> {
+    const [info] = await this.ipJson<IpAddrInfo[]>(["-4", "addr", "show", "dev", link.interface]);
+    const address = info?.addr_info?.find((a) => a.family === "inet" && a.scope === "global")?.local;
+    if (!address) throw new Error(`link ${link.name}: interface ${link.interface} has no IPv4 address`);
+    return address;
+  }
+
+  async prepare(): Promise<Map<string, string>> {
+    const sources = new Map<string, string>();
+    const rules = await this.ipJson<IpRule[]>(["-4", "rule", "show"]);
+    for (const [i, link] of this.options.links.entries()) {
+      const table = String(this.tableBase + i);
+      const source = await this.sourceAddress(link);
+      sources.set(link.name, source);
+      await this.options.run(["ip", "-4", "route", "replace", "default", "via", link.gateway, "dev", link.interface, "table", table]);
+      // Two ways into the link's table: sockets bound to its address (TCP, UDP, HTTP, SIP probes)
+      // and sockets bound to its device (ping -I). Replace our rules so an address change sticks.
+      for (const rule of rules.filter((r) => r.table === table)) {
+        await this.options.run(["ip", "-4", "rule", "del", "priority", String(rule.priority), "table", table]);
+      }
+      await this.options.run(["ip", "-4", "rule", "add", "from", `${source}/32`, "lookup", table, "priority", String(this.tableBase + 2 * i)]);
+      await this.options.run(["ip", "-4", "rule", "add", "oif", link.interface, "lookup", table, "priority", String(this.tableBase + 2 * i + 1)]);
+    }
+    return sources;
+  }
+
+  async activate(name: string): Promise<SwitchResult> {
+    const started = performance.now();
+    const link = this.link(name);
+    await this.options.run(["ip", "-4", "route", "replace", "default", "via", link.gateway, "dev", link.interface, "table", "main"]);
+    // Other default routes of ours with a lower metric would still win: remove those only.
+    const routes = await this.ipJson<IpRoute[]>(["-4", "route", "show", "default", "table", "main"]);
+    for (const route of routes) {
+      const ours = this.options.links.some((l) => l.interface === route.dev);
+      if (ours && route.dev !== link.interface && (route.metric ?? 0) === 0) {
+        await this.options.run(["ip", "-4", "route", "del", "default", "via", route.gateway ?? "", "dev", route.dev ?? "", "table", "main"]);
+      }
+    }
+    const conntrackDeleted = this.options.flushConntrack ? await this.flushStaleFlows(link) : 0;
+    return { active: name, conntrackDeleted, durationMs: performance.now() - started };
+  }
+
+  /** Deletes the SIP/RTP entries tied to the links other than `active`; returns how many. */
+  private async flushStaleFlows(active: RouteLink): Promise<number> {
+    const staleAddresses = new Set<string>();
+    for (const link of this.options.links) {
+      if (link.name === active.name) continue;
+      try {
+        staleAddresses.add(await this.sourceAddress(link));
+      } catch {
+        // A link without an address has no flows NATed to it.
+      }
+    }
+    const { stdout } = await this.options.run(["conntrack", "-L", "-p", "udp"]);
+    const stale = staleVoiceFlows(parseConntrackList(stdout), {
+      sipPorts: this.options.sipPorts,
+      rtpPorts: this.options.rtpPorts,
+      staleAddresses,
+    });
+    let deleted = 0;
+    for (const entry of stale) {
+      const { src, dst, sport, dport } = entry.original;
+      try {
+        await this.options.run(["conntrack", "-D", "-p", "udp", "--orig-src", src, "--orig-dst", dst, "--sport", String(sport), "--dport", String(dport)]);
+        deleted++;
+      } catch {
+        // Gone already (it expired or the kernel dropped it): nothing left to flush.
+      }
+    }
+    return deleted;
+  }
+}
