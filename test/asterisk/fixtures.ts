@@ -1,0 +1,51 @@
+// Access to the recorded AMI transcripts in ../shared/fixtures/asterisk (read in place, never copied).
+
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** <repo>/../shared/fixtures/asterisk, from test/asterisk/. */
+export const FIXTURES_DIR = path.resolve(here, "../../../shared/fixtures/asterisk");
+
+export interface TranscriptEntry {
+  readonly dir: "send" | "recv";
+  readonly t: number;
+  readonly data: string;
+}
+
+export function transcriptNames(): string[] {
+  return readdirSync(FIXTURES_DIR)
+    .filter((f) => f.endsWith(".jsonl"))
+    .map((f) => f.slice(0, -".jsonl".length))
+    .sort();
+}
+
+export function loadTranscript(name: string): TranscriptEntry[] {
+  const text = readFileSync(path.join(FIXTURES_DIR, `${name}.jsonl`), "utf8");
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l, i) => {
+      const o = JSON.parse(l) as Partial<TranscriptEntry>;
+      if ((o.dir !== "send" && o.dir !== "recv") || typeof o.data !== "string") throw new Error(`${name}.jsonl line ${i + 1}: bad entry`);
+      return { dir: o.dir, t: o.t ?? 0, data: o.data };
+    });
+}
+
+/** Everything the server sent on the connection, as bytes. */
+export function recvStream(name: string): Buffer {
+  return Buffer.concat(loadTranscript(name).filter((e) => e.dir === "recv").map((e) => Buffer.from(e.data, "utf8")));
+}
+
+/** Seeded PRNG (mulberry32): same seed, same test. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
