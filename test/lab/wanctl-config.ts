@@ -1,0 +1,33 @@
+// A wanctl config for the lab: the office's two links, the inet service addresses as probe
+// targets, and a state directory of the run's own. Tests and the demo start from this.
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ConfigInput } from "../../src/config/schema/index.js";
+import { LINK_PLAN, SERVICES } from "./addresses.js";
+
+export function labConfig(stateDir: string): ConfigInput {
+  return {
+    stateDir,
+    links: [
+      { name: "wan1", interface: LINK_PLAN.wan1.ifname, gateway: LINK_PLAN.wan1.gateway, priority: 1, publicIp: { method: "interface" } },
+      { name: "wan2", interface: LINK_PLAN.wan2.ifname, gateway: LINK_PLAN.wan2.gateway, priority: 2, publicIp: { method: "static", address: LINK_PLAN.wan2.publicAddress } },
+    ],
+    monitor: {
+      targets: [
+        { type: "icmp", host: SERVICES.probe1 },
+        { type: "icmp", host: SERVICES.probe2 },
+        { type: "icmp", host: SERVICES.probe3 },
+      ],
+    },
+  };
+}
+
+/** Writes a lab config (mode 600) into a fresh directory that also holds its state; returns its path. */
+export function writeLabConfig(config: ConfigInput = labConfig("")): { file: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), "wanctl-lab-"));
+  const file = join(dir, "config.json");
+  writeFileSync(file, `${JSON.stringify({ ...config, stateDir: config.stateDir || join(dir, "state") }, null, 2)}\n`);
+  chmodSync(file, 0o600);
+  return { file, dir };
+}
