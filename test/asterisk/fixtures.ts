@@ -2,11 +2,11 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** <repo>/../shared/fixtures/asterisk, from test/asterisk/. */
-export const FIXTURES_DIR = path.resolve(here, "../../../shared/fixtures/asterisk");
+import { asteriskFixturesDir } from "../shared.js";
+
+/** <repo>/../shared/fixtures/asterisk (or $WANCTL_SHARED_DIR/fixtures/asterisk), via the project's helper. */
+export const FIXTURES_DIR = asteriskFixturesDir();
 
 export interface TranscriptEntry {
   readonly dir: "send" | "recv";
