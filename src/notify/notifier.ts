@@ -49,7 +49,9 @@ export interface Notifier {
 export async function sendWithin(notifier: Notifier, message: Message, context: SendContext): Promise<void> {
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new NotifyError(notifier.channel, "the send did not finish in time", "ETIMEDOUT"));
+    // The adapter's own words ("the Slack webhook did not answer in time") are better: let it
+    // reject first; this is the fallback for an adapter that ignores the signal.
+    onAbort = () => setImmediate(() => reject(new NotifyError(notifier.channel, "the send did not finish in time", "ETIMEDOUT")));
     if (context.signal.aborted) onAbort();
     else context.signal.addEventListener("abort", onAbort, { once: true });
   });
