@@ -4,11 +4,16 @@ import { DEFAULT_CONFIG_PATH } from "../config/load.js";
 import { checkConfig } from "./commands/check-config.js";
 import { loadConfigForCommand } from "./commands/load.js";
 import { notBuiltYet } from "./commands/not-built.js";
+import { runDaemon } from "./commands/run.js";
+import { showStatus } from "./commands/status.js";
+import { pinLink, unpin } from "./commands/use.js";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { packageVersion } from "./version.js";
 
-type Action = (options: { config: string }) => ExitCodeValue | Promise<ExitCodeValue>;
+interface CommonOptions {
+  config: string;
+}
 
 function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command("wanctl")
@@ -19,24 +24,25 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError("(run with --help for usage)");
 
-  const command = (name: string, description: string, action: Action) =>
+  /** A subcommand with the shared --config option; its action returns the exit code. */
+  const command = (nameAndArgs: string, description: string) =>
     program
-      .command(name)
+      .command(nameAndArgs)
       .description(description)
-      .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
-      .action(async (options: { config: string }) => setExit(await action(options)));
+      .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH));
+  const done = async (code: ExitCodeValue | Promise<ExitCodeValue>) => setExit(await code);
 
-  command("run", "run the daemon: monitor the links and fail over (systemd runs this)", ({ config }) => {
-    loadConfigForCommand(config, io);
-    return notBuiltYet("run", "the daemon (link monitoring and failover)");
-  });
-  command("check-config", "validate the config file and summarise what it manages", ({ config }) => checkConfig(config, io));
-  command("status", "show each link's state, the active link and why", ({ config }) => {
-    loadConfigForCommand(config, io);
-    return notBuiltYet("status", "the daemon's state (it comes with link monitoring)");
-  });
-  command("test", "run a failover drill that proves every step", ({ config }) => {
-    loadConfigForCommand(config, io);
+  command("run", "run the daemon: monitor the links and fail over (systemd runs this)").action((o: CommonOptions) => done(runDaemon(o.config, io)));
+  command("check-config", "validate the config file and summarise what it manages").action((o: CommonOptions) => done(checkConfig(o.config, io)));
+  command("status", "show each link's state, the active link and why")
+    .option("--json", "print the status as JSON")
+    .action((o: CommonOptions & { json?: boolean }) => done(showStatus(loadConfigForCommand(o.config, io).config, io, { json: o.json })));
+  command("use <link>", "pin the office to a link until `wanctl auto` (survives restarts)").action((link: string, o: CommonOptions) =>
+    done(pinLink(loadConfigForCommand(o.config, io).config, link, io)),
+  );
+  command("auto", "let wanctl choose the link again").action((o: CommonOptions) => done(unpin(loadConfigForCommand(o.config, io).config, io)));
+  command("test", "run a failover drill that proves every step").action((o: CommonOptions) => {
+    loadConfigForCommand(o.config, io);
     return notBuiltYet("test", "the failover drill");
   });
   return program;

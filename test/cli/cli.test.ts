@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
-import { minimalConfig, writeTemp } from "../config/fixtures.js";
+import { readPin } from "../../src/daemon/pin.js";
+import { minimalConfig, tempDir, writeTemp } from "../config/fixtures.js";
 import { cli } from "./run-cli.js";
 
 const example = new URL("../../config.example.json", import.meta.url).pathname;
@@ -49,14 +50,33 @@ describe("wanctl CLI", () => {
     expect((await cli(["check-config"], { WANCTL_CONFIG: file })).code).toBe(0);
   });
 
-  test.each(["run", "status", "test"])("%s says plainly that its machinery is not built yet (exit 1)", async (name) => {
+  test("test says plainly that the drill is not built yet (exit 1)", async () => {
     const file = writeTemp("ok.json", JSON.stringify(minimalConfig()));
-    const { code, stderr } = await cli([name, "-c", file]);
+    const { code, stderr } = await cli(["test", "-c", file]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/not built yet .* nothing was done/);
   });
 
-  test.each(["run", "status", "test"])("%s with a broken config exits 2", async (name) => {
+  test("status without a running daemon says so and exits 1", async () => {
+    const config = { ...minimalConfig(), stateDir: tempDir() };
+    const { code, stderr } = await cli(["status", "-c", writeTemp("ok.json", JSON.stringify(config))]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("wanctl run has not written a status yet");
+  });
+
+  test("use <link> pins and auto unpins, in the state directory; an unknown link is a usage error", async () => {
+    const stateDir = tempDir();
+    const file = writeTemp("ok.json", JSON.stringify({ ...minimalConfig(), stateDir }));
+    expect((await cli(["use", "wan2", "-c", file])).code).toBe(0);
+    expect(readPin(stateDir).pin).toMatchObject({ mode: "pinned", link: "wan2" });
+    expect((await cli(["auto", "-c", file])).code).toBe(0);
+    expect(readPin(stateDir).pin).toEqual({ mode: "auto" });
+    const wrong = await cli(["use", "wan9", "-c", file]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('no link named "wan9" (configured: wan1, wan2)');
+  });
+
+  test.each(["run", "status", "test", "auto"])("%s with a broken config exits 2", async (name) => {
     const { code } = await cli([name, "-c", writeTemp("bad.json", "{")]);
     expect(code).toBe(2);
   });

@@ -18,10 +18,10 @@ export interface RouteBackend {
   /** The configured link that carries the default route now, or undefined when none does. */
   activeLink(): Promise<string | undefined>;
   /**
-   * Installs what lets each link be probed while another is active (per-link routing). Idempotent;
-   * returns each link's source address for the probes.
+   * Installs what lets `link` be probed while another is active (its own routing). Idempotent;
+   * returns the link's source address for the probes. Throws when the link has no address yet.
    */
-  prepare(): Promise<Map<string, string>>;
+  prepareLink(link: string): Promise<string>;
   /** Makes `link` carry the default route and flushes the flows that still use the old one. */
   activate(link: string): Promise<SwitchResult>;
 }

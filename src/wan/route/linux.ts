@@ -68,23 +68,21 @@ export class LinuxRouteBackend implements RouteBackend {
     return address;
   }
 
-  async prepare(): Promise<Map<string, string>> {
-    const sources = new Map<string, string>();
+  async prepareLink(name: string): Promise<string> {
+    const link = this.link(name);
+    const index = this.options.links.indexOf(link);
+    const table = String(this.tableBase + index);
+    const source = await this.sourceAddress(link);
+    await this.options.run(["ip", "-4", "route", "replace", "default", "via", link.gateway, "dev", link.interface, "table", table]);
+    // Two ways into the link's table: sockets bound to its address (TCP, UDP, HTTP, SIP probes)
+    // and sockets bound to its device (ping -I). Our rules are replaced so an address change sticks.
     const rules = await this.ipJson<IpRule[]>(["-4", "rule", "show"]);
-    for (const [i, link] of this.options.links.entries()) {
-      const table = String(this.tableBase + i);
-      const source = await this.sourceAddress(link);
-      sources.set(link.name, source);
-      await this.options.run(["ip", "-4", "route", "replace", "default", "via", link.gateway, "dev", link.interface, "table", table]);
-      // Two ways into the link's table: sockets bound to its address (TCP, UDP, HTTP, SIP probes)
-      // and sockets bound to its device (ping -I). Replace our rules so an address change sticks.
-      for (const rule of rules.filter((r) => r.table === table)) {
-        await this.options.run(["ip", "-4", "rule", "del", "priority", String(rule.priority), "table", table]);
-      }
-      await this.options.run(["ip", "-4", "rule", "add", "from", `${source}/32`, "lookup", table, "priority", String(this.tableBase + 2 * i)]);
-      await this.options.run(["ip", "-4", "rule", "add", "oif", link.interface, "lookup", table, "priority", String(this.tableBase + 2 * i + 1)]);
+    for (const rule of rules.filter((r) => r.table === table)) {
+      await this.options.run(["ip", "-4", "rule", "del", "priority", String(rule.priority), "table", table]);
     }
-    return sources;
+    await this.options.run(["ip", "-4", "rule", "add", "from", `${source}/32`, "lookup", table, "priority", String(this.tableBase + 2 * index)]);
+    await this.options.run(["ip", "-4", "rule", "add", "oif", link.interface, "lookup", table, "priority", String(this.tableBase + 2 * index + 1)]);
+    return source;
   }
 
   async activate(name: string): Promise<SwitchResult> {

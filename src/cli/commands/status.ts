@@ -1,0 +1,59 @@
+// `wanctl status`: each link's state and figures, the active link and why, the last switch.
+import type { Config } from "../../config/schema/index.js";
+import { redactSecrets } from "../../config/secrets.js";
+import { readStatus, type DaemonStatus, type LinkStatus } from "../../daemon/status-file.js";
+import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
+import type { CliIo } from "../io.js";
+
+/** The daemon writes its status every second; older than this, it is not running. */
+const STALE_AFTER_MS = 10_000;
+
+const number = (value: number | null, unit: string, digits = 1) => (value === null ? "-" : `${value.toFixed(digits)}${unit}`);
+
+function ago(iso: string, now: number): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+function linkLine(link: LinkStatus, active: string | null, now: number): string {
+  const mark = link.name === active ? "*" : " ";
+  const round = link.lastRound ? `${link.lastRound.answered}/${link.lastRound.targets}` : "-";
+  return `${mark} ${link.name.padEnd(8)} ${link.state.padEnd(9)} for ${ago(link.since, now).padEnd(7)} loss ${number(link.lossPct, "%").padStart(6)}  latency ${number(link.latencyMs, " ms").padStart(9)}  jitter ${number(link.jitterMs, " ms").padStart(9)}  last round ${round}`;
+}
+
+export function renderStatus(status: DaemonStatus, now: number): string {
+  const lines = [
+    `active link: ${status.active ?? "none"}${status.pin.mode === "pinned" ? ` (pinned to ${status.pin.link} by the operator; \`wanctl auto\` unpins)` : ""}`,
+    `why: ${status.decision.reason}`,
+    ...(status.decision.warning ? [`warning: ${status.decision.warning}`] : []),
+    "",
+    ...status.links.map((link) => linkLine(link, status.active, now)),
+  ];
+  for (const link of status.links) if (link.reason) lines.push(`  ${link.name}: ${link.reason}`);
+  const last = status.lastSwitch;
+  lines.push("", `switches since start: ${status.switches}`);
+  if (last) {
+    lines.push(`last switch: ${last.kind} ${last.from ?? "none"} → ${last.to} at ${last.startedAt} (${last.ok ? "ok" : "FAILED"}, ${last.durationMs} ms): ${last.reason}`);
+    for (const step of last.steps) lines.push(`  ${step.ok ? "ok  " : "FAIL"} ${step.step.padEnd(10)} ${String(Math.round(step.durationMs)).padStart(6)} ms  ${step.detail}`);
+  }
+  return lines.join("\n");
+}
+
+export function showStatus(config: Config, io: CliIo, options: { json?: boolean }, now = Date.now()): ExitCodeValue {
+  const result = readStatus(config.stateDir);
+  if (!result.ok) {
+    const why = result.missing ? "wanctl run has not written a status yet (is the daemon running?)" : result.error;
+    throw new CliError(`wanctl status: ${why}`, ExitCode.failure);
+  }
+  const status = result.value;
+  const stale = now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
+  if (options.json) {
+    io.out(JSON.stringify(redactSecrets({ ...status, running: !stale }), null, 2));
+  } else {
+    if (stale) io.out(`the daemon is NOT running: this status is ${ago(status.updatedAt, now)} old (pid ${status.pid})\n`);
+    io.out(renderStatus(status, now));
+  }
+  return stale ? ExitCode.failure : ExitCode.ok;
+}

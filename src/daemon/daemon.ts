@@ -1,0 +1,223 @@
+// The daemon: link monitors feed the pure health machines, the pure decider chooses the link, and
+// the failover pipeline carries the decision out. Every effect goes through an injected adapter.
+import type { Config } from "../config/schema/index.js";
+import type { Logger } from "../log.js";
+import { createLinkHealth, recordRound, type HealthParams, type LinkHealth } from "../wan/health.js";
+import type { Probe, ProbeResult, LinkBinding } from "../wan/probes/types.js";
+import type { RouteBackend } from "../wan/route/backend.js";
+import { decide, type Decision, type DeciderPolicy } from "./decider.js";
+import { LinkMonitor } from "./link-monitor.js";
+import { readPin } from "./pin.js";
+import { runStep, type FailoverReport, type StepResult } from "./report.js";
+import { writeStatus, type DaemonStatus } from "./status-file.js";
+
+export interface DaemonDeps {
+  route: RouteBackend;
+  makeProbes: (link: LinkBinding) => Probe[];
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A link whose routing cannot be prepared (no address yet) is tried again after this long. */
+const PREPARE_RETRY_MS = 5_000;
+/** After a failed switch, the same switch is not tried again before this long. */
+const SWITCH_RETRY_MS = 5_000;
+const STATUS_EVERY_MS = 1_000;
+
+export function healthParams(config: Config): HealthParams {
+  const { quorum, downAfter, upAfter, windowRounds, quality } = config.monitor;
+  return { quorum, downAfter, upAfter, windowRounds, latencyStat: "median", ...(quality ? { quality } : {}) };
+}
+
+export function deciderPolicy(config: Config): DeciderPolicy {
+  return {
+    failbackHoldDownMs: config.failover.holdDownSeconds * 1000,
+    waitForIdleCalls: config.failover.waitForIdleCalls,
+    maxCallWaitMs: config.failover.maxCallWaitSeconds * 1000,
+  };
+}
+
+export class Daemon {
+  private readonly now: () => number;
+  private readonly health = new Map<string, LinkHealth>();
+  private readonly lastReason = new Map<string, string>();
+  private readonly monitors: LinkMonitor[] = [];
+  private readonly params: HealthParams;
+  private readonly policy: DeciderPolicy;
+  private active: string | null = null;
+  private decision: Decision | undefined;
+  private switching = false;
+  private failedSwitch: { to: string; at: number } | undefined;
+  private lastReport: FailoverReport | null = null;
+  private switches = 0;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly deps: DaemonDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.params = healthParams(config);
+    this.policy = deciderPolicy(config);
+    this.startedAt = new Date(this.now()).toISOString();
+  }
+
+  get activeLink(): string | null {
+    return this.active;
+  }
+
+  async start(): Promise<void> {
+    const { logger, route } = this.deps;
+    // The system says which link is active: a restart never flips anything by itself.
+    this.active = (await route.activeLink()) ?? null;
+    logger.info({ active: this.active }, this.active ? `default route is on ${this.active}` : "no configured link carries the default route");
+    for (const link of this.config.links) {
+      this.health.set(link.name, createLinkHealth(link.name, this.now()));
+      const monitor = new LinkMonitor({
+        link: link.name,
+        intervalMs: this.config.monitor.intervalMs,
+        now: this.now,
+        probes: this.probeFactory(link.name, link.interface),
+        onRound: (name, results, at) => this.onRound(name, results, at),
+      });
+      this.monitors.push(monitor);
+      monitor.start();
+    }
+    this.writeStatus();
+    this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.statusTimer);
+    await Promise.all(this.monitors.map((m) => m.stop()));
+    this.writeStatus();
+  }
+
+  private probeFactory(name: string, iface: string): () => Promise<Probe[]> {
+    let retryAt = 0;
+    return async () => {
+      if (this.now() < retryAt) throw new Error(`link ${name} is not ready`);
+      try {
+        const sourceAddress = await this.deps.route.prepareLink(name);
+        this.deps.logger.info({ link: name, sourceAddress }, `probing ${name} from ${sourceAddress}`);
+        return this.deps.makeProbes({ name, interface: iface, sourceAddress });
+      } catch (error) {
+        retryAt = this.now() + PREPARE_RETRY_MS;
+        this.deps.logger.warn({ link: name, err: (error as Error).message }, `cannot probe ${name} yet: ${(error as Error).message}`);
+        throw error;
+      }
+    };
+  }
+
+  private onRound(link: string, results: ProbeResult[], at: number): void {
+    const current = this.health.get(link);
+    if (!current) return;
+    const { health, event } = recordRound(current, results, at, this.params);
+    this.health.set(link, health);
+    if (event) {
+      this.lastReason.set(link, event.reason);
+      const level = event.to === "down" ? "warn" : "info";
+      this.deps.logger[level]({ link, from: event.from, to: event.to, metrics: event.metrics }, `${link} ${event.to}: ${event.reason}`);
+      this.writeStatus();
+    }
+    this.evaluate(at);
+  }
+
+  private evaluate(now: number): void {
+    if (this.switching) return;
+    const decision = decide({
+      links: this.config.links,
+      health: Object.fromEntries(this.health),
+      active: this.active,
+      pin: readPin(this.config.stateDir).pin,
+      policy: this.policy,
+      activeCalls: 0,
+      now,
+    });
+    if (decision.reason !== this.decision?.reason) this.deps.logger.debug({ decision }, decision.reason);
+    this.decision = decision;
+    if (decision.action !== "switch") return;
+    if (this.failedSwitch?.to === decision.to && now - this.failedSwitch.at < SWITCH_RETRY_MS) return;
+    void this.runSwitch(decision);
+  }
+
+  private async runSwitch(decision: Extract<Decision, { action: "switch" }>): Promise<void> {
+    this.switching = true;
+    const started = this.now();
+    const { logger, route } = this.deps;
+    logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
+    const steps: StepResult[] = [];
+    const routeStep = await runStep("route", 15_000, async () => {
+      const result = await route.activate(decision.to);
+      return `default route via ${decision.to}; ${result.conntrackDeleted} stale SIP/RTP connection-tracking entr${result.conntrackDeleted === 1 ? "y" : "ies"} deleted`;
+    });
+    steps.push(routeStep);
+    if (routeStep.ok) {
+      this.active = decision.to;
+      this.switches++;
+      this.failedSwitch = undefined;
+    } else {
+      this.failedSwitch = { to: decision.to, at: this.now() };
+    }
+    const report: FailoverReport = {
+      kind: decision.kind,
+      from: decision.from,
+      to: decision.to,
+      reason: decision.reason,
+      startedAt: new Date(started).toISOString(),
+      durationMs: this.now() - started,
+      ok: steps.every((s) => s.ok),
+      steps,
+    };
+    this.lastReport = report;
+    logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
+    this.switching = false;
+    this.writeStatus();
+  }
+
+  status(): DaemonStatus {
+    const decision = this.decision;
+    return {
+      version: 1,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: new Date(this.now()).toISOString(),
+      active: this.active,
+      pin: this.pinForStatus(),
+      decision: decision
+        ? { action: decision.action, reason: decision.reason, ...(decision.warning ? { warning: decision.warning } : {}) }
+        : { action: "stay", reason: "waiting for the first probe rounds" },
+      links: this.config.links.map((link) => {
+        const h = this.health.get(link.name);
+        return {
+          name: link.name,
+          interface: link.interface,
+          priority: link.priority,
+          state: h?.state ?? "unknown",
+          since: new Date(h?.since ?? this.now()).toISOString(),
+          lossPct: h?.metrics.lossPct ?? null,
+          latencyMs: h?.metrics.latencyMs ?? null,
+          jitterMs: h?.metrics.jitterMs ?? null,
+          lastRound: h?.metrics.lastRound ? { answered: h.metrics.lastRound.answered, targets: h.metrics.lastRound.targets } : null,
+          reason: this.lastReason.get(link.name) ?? null,
+        };
+      }),
+      switches: this.switches,
+      lastSwitch: this.lastReport,
+    };
+  }
+
+  private pinForStatus(): DaemonStatus["pin"] {
+    const { pin } = readPin(this.config.stateDir);
+    return pin.mode === "pinned" ? { mode: "pinned", link: pin.link } : { mode: "auto" };
+  }
+
+  private writeStatus(): void {
+    try {
+      writeStatus(this.config.stateDir, this.status());
+    } catch (error) {
+      this.deps.logger.error({ err: (error as Error).message }, `cannot write the status file: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// The result of one failover (or failback, or drill): every step with its outcome and duration.
+// Logged, kept in the status file, sent in alerts.
+import { performance } from "node:perf_hooks";
+import type { SwitchKind } from "./decider.js";
+
+export interface StepResult {
+  step: string;
+  ok: boolean;
+  durationMs: number;
+  detail: string;
+}
+
+export interface FailoverReport {
+  kind: SwitchKind;
+  from: string | null;
+  to: string;
+  reason: string;
+  /** ISO time the switch began. */
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+  steps: StepResult[];
+}
+
+/**
+ * Runs one step with a time limit. A step never throws: its failure is a result, so the steps that
+ * do not depend on it still run.
+ */
+export async function runStep(step: string, timeoutMs: number, work: () => Promise<string>): Promise<StepResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const detail = await Promise.race([work(), timeout]);
+    return { step, ok: true, durationMs: performance.now() - started, detail };
+  } catch (error) {
+    return { step, ok: false, durationMs: performance.now() - started, detail: error instanceof Error ? error.message : String(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

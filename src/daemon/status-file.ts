@@ -1,0 +1,59 @@
+// The daemon's status, written to the state directory for `wanctl status` to read.
+import { join } from "node:path";
+import { z } from "zod";
+import { readJsonFile, writeJsonAtomic, type ReadResult } from "./json-file.js";
+
+const figures = z.object({
+  lossPct: z.number().nullable(),
+  latencyMs: z.number().nullable(),
+  jitterMs: z.number().nullable(),
+});
+
+const step = z.object({ step: z.string(), ok: z.boolean(), durationMs: z.number(), detail: z.string() });
+
+export const reportSchema = z.object({
+  kind: z.enum(["failover", "failback", "manual"]),
+  from: z.string().nullable(),
+  to: z.string(),
+  reason: z.string(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  ok: z.boolean(),
+  steps: z.array(step),
+});
+
+export const statusSchema = z.object({
+  version: z.literal(1),
+  pid: z.number(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  active: z.string().nullable(),
+  pin: z.union([z.object({ mode: z.literal("auto") }), z.object({ mode: z.literal("pinned"), link: z.string() })]),
+  decision: z.object({ action: z.string(), reason: z.string(), warning: z.string().optional() }),
+  links: z.array(
+    figures.extend({
+      name: z.string(),
+      interface: z.string(),
+      priority: z.number(),
+      state: z.enum(["unknown", "up", "degraded", "down"]),
+      since: z.string(),
+      lastRound: z.object({ answered: z.number(), targets: z.number() }).nullable(),
+      reason: z.string().nullable(),
+    }),
+  ),
+  switches: z.number(),
+  lastSwitch: reportSchema.nullable(),
+});
+
+export type DaemonStatus = z.infer<typeof statusSchema>;
+export type LinkStatus = DaemonStatus["links"][number];
+
+export const statusFile = (stateDir: string) => join(stateDir, "status.json");
+
+export function writeStatus(stateDir: string, status: DaemonStatus): void {
+  writeJsonAtomic(statusFile(stateDir), status, 0o644);
+}
+
+export function readStatus(stateDir: string): ReadResult<DaemonStatus> {
+  return readJsonFile(statusFile(stateDir), statusSchema);
+}

@@ -1,0 +1,67 @@
+import { describe, expect, test } from "vitest";
+import { showStatus } from "../../src/cli/commands/status.js";
+import { parseConfigText } from "../../src/config/load.js";
+import { writeStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
+import { minimalConfig, tempDir } from "../config/fixtures.js";
+
+const now = Date.parse("2026-11-25T12:00:00.000Z");
+
+function sample(updatedAt: string): DaemonStatus {
+  return {
+    version: 1,
+    pid: 1234,
+    startedAt: "2026-11-25T11:00:00.000Z",
+    updatedAt,
+    active: "wan2",
+    pin: { mode: "auto" },
+    decision: { action: "stay", reason: "failback to wan1 waits for hold-down: 42 s left" },
+    links: [
+      { name: "wan1", interface: "wan1", priority: 1, state: "up", since: "2026-11-25T11:59:00.000Z", lossPct: 0, latencyMs: 12.34, jitterMs: 1.5, lastRound: { answered: 3, targets: 3 }, reason: "5 rounds in a row passed" },
+      { name: "wan2", interface: "wan2", priority: 2, state: "up", since: "2026-11-25T11:00:00.000Z", lossPct: 2.5, latencyMs: 40, jitterMs: null, lastRound: { answered: 2, targets: 3 }, reason: null },
+    ],
+    switches: 1,
+    lastSwitch: {
+      kind: "failover",
+      from: "wan1",
+      to: "wan2",
+      reason: "wan1 down for 1.2 s; wan2 up for 1 h",
+      startedAt: "2026-11-25T11:30:00.000Z",
+      durationMs: 41,
+      ok: true,
+      steps: [{ step: "route", ok: true, durationMs: 40.6, detail: "default route via wan2; 2 stale SIP/RTP connection-tracking entries deleted" }],
+    },
+  };
+}
+
+function run(status: DaemonStatus, json = false) {
+  const stateDir = tempDir();
+  writeStatus(stateDir, status);
+  const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir }), "c.json");
+  let out = "";
+  const code = showStatus(config, { out: (t) => void (out += `${t}\n`), err: () => undefined, env: {} }, { json }, now);
+  return { code, out };
+}
+
+describe("wanctl status", () => {
+  test("shows the active link, why, each link's figures and the last switch's steps", () => {
+    const { code, out } = run(sample("2026-11-25T11:59:59.000Z"));
+    expect(code).toBe(0);
+    expect(out).toContain("active link: wan2");
+    expect(out).toContain("why: failback to wan1 waits for hold-down: 42 s left");
+    expect(out).toMatch(/ {2}wan1 +up +for 60 s .*loss +0\.0% .*latency +12\.3 ms .*jitter +1\.5 ms .*last round 3\/3/);
+    expect(out).toMatch(/\* wan2 +up .*loss +2\.5% .*jitter +- /);
+    expect(out).toContain("last switch: failover wan1 → wan2 at 2026-11-25T11:30:00.000Z (ok, 41 ms)");
+    expect(out).toMatch(/ok +route +41 ms +default route via wan2; 2 stale/);
+  });
+
+  test("a stale status says the daemon is not running and exits 1", () => {
+    const { code, out } = run(sample("2026-11-25T11:50:00.000Z"));
+    expect(code).toBe(1);
+    expect(out).toMatch(/^the daemon is NOT running: this status is 10 min old \(pid 1234\)/);
+  });
+
+  test("--json prints the status with whether the daemon runs", () => {
+    const { out } = run(sample("2026-11-25T11:59:59.000Z"), true);
+    expect(JSON.parse(out)).toMatchObject({ active: "wan2", running: true, switches: 1 });
+  });
+});

@@ -1,0 +1,143 @@
+// Link monitoring and route failover, end to end: the real `wanctl run` in the lab's office
+// gateway, real probes, real routes and conntrack. Timings are printed, never asserted.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startEchoServer, type EchoServer, type LabProcess } from "../lab/index.js";
+import { currentStatus, linkState, startDaemon, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
+import { describeLab, useLab } from "../lab/vitest.js";
+import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
+
+/** Per-direction loss that makes a round trip lose 20 %: 1 − (1 − p)² = 0.2. */
+const LOSS_EACH_WAY_FOR_20_PCT = 100 * (1 - Math.sqrt(0.8));
+const HOLD_DOWN_SECONDS = 4;
+
+// The PBX keeps a SIP flow (5060 ↔ registrar:5060) and an unrelated UDP flow alive, as a real
+// trunk's keep-alives do. Bounded: 1200 sends at 100 ms.
+const PBX_TRAFFIC = `
+const dgram = require("node:dgram");
+const sip = dgram.createSocket("udp4"); sip.bind(5060);
+const other = dgram.createSocket("udp4"); other.bind(40000);
+let n = 0;
+const t = setInterval(() => {
+  sip.send("keepalive " + n, 5060, "192.0.2.60");
+  other.send("other " + n, 7777, "192.0.2.1");
+  if (++n >= 1200) { clearInterval(t); sip.close(); other.close(); }
+}, 100);
+`;
+
+describeLab("link monitoring and route failover (wanctl run in the lab)", () => {
+  const lab = useLab();
+  let dir = "";
+  let stateDir = "";
+  let configFile = "";
+  let daemon: LabProcess;
+  let sipServer: EchoServer;
+  let otherServer: EchoServer;
+
+  const waitActive = (link: string, why: string, timeoutMs = 15_000) =>
+    waitForStatus(stateDir, why, (s) => s.active === link, timeoutMs, daemon);
+
+  beforeAll(async () => {
+    const config = labConfig("");
+    config.failover = { holdDownSeconds: HOLD_DOWN_SECONDS };
+    ({ file: configFile, dir } = writeLabConfig(config));
+    stateDir = join(dir, "state");
+    sipServer = await startEchoServer(lab, { addresses: ["192.0.2.60"], port: 5060 });
+    otherServer = await startEchoServer(lab, { addresses: ["192.0.2.1"], port: 7777 });
+    lab.spawn("pbx", [process.execPath, "-e", PBX_TRAFFIC]);
+    daemon = startDaemon(lab, configFile);
+    await waitForStatus(stateDir, "both links up on wan1", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+  });
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("cutting the idle link reports it down and moves nothing", async () => {
+    await lab.cut("wan2");
+    const status = await waitForStatus(stateDir, "wan2 down", (s) => linkState(s, "wan2") === "down", 10_000, daemon);
+    expect(status.active).toBe("wan1");
+    expect(status.switches).toBe(0);
+    expect(await lab.defaultRouteLink()).toBe("wan1");
+    await lab.heal("wan2");
+    await waitForStatus(stateDir, "wan2 up again", (s) => linkState(s, "wan2") === "up", 10_000, daemon);
+  });
+
+  test("20 % random loss on the active link for 20 s moves nothing", async () => {
+    await lab.impair("wan1", { lossPct: LOSS_EACH_WAY_FOR_20_PCT });
+    const soakEnd = Date.now() + 20_000;
+    while (Date.now() < soakEnd) {
+      const status = currentStatus(stateDir);
+      expect(status?.active).toBe("wan1");
+      expect(linkState(status!, "wan1")).not.toBe("down");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const status = currentStatus(stateDir)!;
+    const wan1 = status.links.find((l) => l.name === "wan1")!;
+    console.log(`loss soak: wan1 measured ${wan1.lossPct?.toFixed(1)} % loss over the window, switches ${status.switches}`);
+    expect(wan1.lossPct).toBeGreaterThan(0); // the impairment was real
+    expect(status.switches).toBe(0);
+    await lab.clear("wan1");
+  });
+
+  test("cutting the active link moves the default route to wan2 and flushes the stale SIP flow only", async () => {
+    const before = sipServer.seen().length;
+    expect(sipServer.seen().at(-1)?.from).toBe("198.51.100.10");
+    const cutAt = Date.now();
+    await lab.cut("wan1");
+    const status = await waitActive("wan2", "failover to wan2");
+    expect(await lab.defaultRouteLink()).toBe("wan2");
+    const wan1 = status.links.find((l) => l.name === "wan1")!;
+    const last = status.lastSwitch!;
+    expect(last).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true });
+    const flushed = Number(/(\d+) stale SIP\/RTP/.exec(last.steps[0]!.detail)?.[1]);
+    expect(flushed).toBeGreaterThanOrEqual(1);
+    const detectMs = Date.parse(wan1.since) - cutAt;
+    const routeMs = Date.parse(last.startedAt) + last.durationMs - cutAt;
+    console.log(`hard cut of wan1: detected after ${detectMs} ms, default route on wan2 after ${routeMs} ms, ${flushed} conntrack entries flushed`);
+
+    // The trunk's flow now reaches the internet from wan2's public address.
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && !sipServer.seen().slice(before).some((r) => r.from === "203.0.113.10")) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(sipServer.seen().slice(before).some((r) => r.from === "203.0.113.10")).toBe(true);
+    // The unrelated flow's entry was left alone (it still carries wan1's mapping).
+    const listing = await lab.run("office", ["conntrack", "-L", "-p", "udp", "--orig-port-src", "40000"]);
+    expect(listing.stdout).toMatch(/sport=40000 dport=7777 .*dst=198\.51\.100\.10/);
+    expect(otherServer.seen().length).toBeGreaterThan(0);
+  });
+
+  test("restarting wanctl on the backup link keeps it there", async () => {
+    await daemon.stop();
+    daemon = startDaemon(lab, configFile);
+    const status = await waitForStatus(stateDir, "new daemon sees wan2 up", (s) => s.pid === daemon.pid && linkState(s, "wan2") === "up", 15_000, daemon);
+    expect(status.active).toBe("wan2");
+    expect(await lab.defaultRouteLink()).toBe("wan2");
+    expect(status.switches).toBe(0);
+  });
+
+  test("healing wan1 moves the office back only after the hold-down", async () => {
+    await lab.heal("wan1");
+    const up = await waitForStatus(stateDir, "wan1 up", (s) => linkState(s, "wan1") === "up", 15_000, daemon);
+    expect(up.active).toBe("wan2"); // not yet: hold-down
+    const back = await waitActive("wan1", "failback to wan1", 20_000);
+    const wan1UpSince = Date.parse(back.links.find((l) => l.name === "wan1")!.since);
+    const failbackAt = Date.parse(back.lastSwitch!.startedAt);
+    expect(back.lastSwitch).toMatchObject({ kind: "failback", from: "wan2", to: "wan1", ok: true });
+    expect(failbackAt - wan1UpSince).toBeGreaterThanOrEqual(HOLD_DOWN_SECONDS * 1000);
+    expect(await lab.defaultRouteLink()).toBe("wan1");
+  });
+
+  test("a pin survives and wins; auto gives control back", async () => {
+    const pin = (args: string[]) => lab.run("office", [process.execPath, wanctlBin, ...args, "--config", configFile]);
+    await pin(["use", "wan2"]);
+    const pinned = await waitActive("wan2", "manual switch to wan2");
+    expect(pinned.lastSwitch?.kind).toBe("manual");
+    expect(pinned.pin).toEqual({ mode: "pinned", link: "wan2" });
+    await pin(["auto"]);
+    await waitActive("wan1", "back to wan1 after the hold-down", 20_000);
+  });
+});
+

@@ -1,0 +1,37 @@
+// Runs the real `wanctl run` inside the lab's office namespace and reads what it reports.
+import { fileURLToPath } from "node:url";
+import { readStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
+import type { Lab, LabProcess } from "./index.js";
+
+export const wanctlBin = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
+
+export function startDaemon(lab: Lab, configFile: string): LabProcess {
+  return lab.spawn("office", [process.execPath, wanctlBin, "run", "--config", configFile]);
+}
+
+export function currentStatus(stateDir: string): DaemonStatus | undefined {
+  const result = readStatus(stateDir);
+  return result.ok ? result.value : undefined;
+}
+
+/** Polls the status file until `predicate` holds; bounded by `timeoutMs`. */
+export async function waitForStatus(
+  stateDir: string,
+  what: string,
+  predicate: (status: DaemonStatus) => boolean,
+  timeoutMs = 15_000,
+  daemon?: LabProcess,
+): Promise<DaemonStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: DaemonStatus | undefined;
+  while (Date.now() < deadline) {
+    last = currentStatus(stateDir);
+    if (last && predicate(last)) return last;
+    if (daemon && !daemon.running) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const output = daemon ? `\ndaemon output:\n${daemon.stdout.slice(-3000)}\n${daemon.stderr.slice(-2000)}` : "";
+  throw new Error(`timed out waiting for: ${what}\nlast status: ${JSON.stringify(last, null, 1)?.slice(0, 3000)}${output}`);
+}
+
+export const linkState = (status: DaemonStatus, link: string) => status.links.find((l) => l.name === link)?.state;
