@@ -279,8 +279,8 @@ describe("independent channels", () => {
     const dispatcher = open({ stateDir: dir, notifiers: channels(smtp.port, slack.port), clock, sendTimeoutMs: 30_000 });
     const alert = switchAlert();
     dispatcher.enqueue(alert);
-    // Email arrives while the Slack request is still open.
-    await waitFor(() => smtp.mails.length === 1, "the email");
+    // Email arrives (and is acknowledged) while the Slack request is still open.
+    await waitFor(() => smtp.mails.length === 1 && dispatcher.status()[0]!.queued === 0, "the email");
     expect(dispatcher.status().map((s) => [s.channel, s.queued])).toEqual([
       ["email", 0],
       ["slack", 1],
