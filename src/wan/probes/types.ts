@@ -7,9 +7,19 @@
  * nothing behind once `close()` resolved.
  *
  * Binding to a link ({@link LinkBinding}): sockets (TCP, DNS, HTTP, SIP) are bound to the link's
- * source address, and the gateway's policy routing (`ip rule from <address> lookup <table>`, one
- * table per link holding that link's default route) sends them out through that link whichever
- * link holds the main default route. ICMP uses `ping -I <interface>` (SO_BINDTODEVICE).
+ * source address; ICMP uses `ping -I <interface>` (SO_BINDTODEVICE). What the gateway's routing
+ * must provide so that they leave through that link whichever link holds the main default route:
+ * - one routing table per link with that link's own default route
+ *   (`ip route replace default via <gateway> dev <interface> table <T>`), and
+ * - `ip rule add from <source address>/32 lookup <T>`: sockets bound to the address use it. It
+ *   also serves `ping -I <interface>`: the kernel takes the device's address as the source before
+ *   the rule lookup (checked in network namespaces: with the main default route on the other
+ *   link and only this rule, `ping -I wan2` went out and came back through wan2). An extra
+ *   `ip rule add oif <interface> lookup <T>` does no harm.
+ * Without them a bound socket still follows the main table (or fails: a source address that
+ * is not on the outgoing interface gets dropped by the ISP's BCP 38 filter).
+ * The source address is the one the probes were built with: when a link's address changes
+ * (DHCP, PPP), close its probes and build new ones.
  */
 import type { ProbeTargetConfig } from "../../config/schema/monitor.js";
 

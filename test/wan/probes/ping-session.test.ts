@@ -125,16 +125,17 @@ exec sleep 30`);
     await probe.close();
   });
 
-  it("gives a round the newest echo not older than an interval, else waits for the next one", async () => {
+  it("gives a round the newest echo not older than maxAgeMs, else waits for the next one", async () => {
     const ping = fakePing(`
 echo "64 bytes from 192.0.2.1: icmp_seq=1 ttl=64 time=1.5 ms"
 exec sleep 30`);
-    const probe = new IcmpProbe(LO, "192.0.2.1", { intervalMs: 200, timeoutMs: 300 }, { pingPath: ping });
+    // maxAgeMs is the interval by default; a wide one here keeps a slow machine from mattering.
+    const probe = new IcmpProbe(LO, "192.0.2.1", { intervalMs: 200, timeoutMs: 300 }, { pingPath: ping, maxAgeMs: 1_000 });
     const r1 = await probe.run(); // waits for the first echo
     expect(r1).toEqual({ target: "icmp 192.0.2.1", ok: true, rttMs: 1.5, detail: "icmp_seq=1" });
     const r2 = await probe.run(); // the same echo is still fresh: reported again, not waited for
     expect(r2).toEqual(r1);
-    await sleep(250);
+    await sleep(1_100);
     const r3 = await probe.run(); // nothing fresh, and nothing comes
     expect(r3).toEqual({ target: "icmp 192.0.2.1", ok: false, error: "timeout: no echo reply or loss reported by ping within 300 ms" });
     await probe.close();
