@@ -65,7 +65,9 @@ const SUBJECT_REASON_MAX = 90;
 
 export function renderEmail(message: Message, options: RenderOptions = {}): EmailContent {
   const view = prepare(message, options);
-  return { subject: `[wanctl] ${view.digest ? digestTitle(view) : subjectLine(view.latest)}`, text: plainBody(view) };
+  // A reason with a line break must not end the header (or start a forged one).
+  const subject = `[wanctl] ${view.digest ? digestTitle(view) : subjectLine(view.latest)}`.replace(/\s+/g, " ");
+  return { subject, text: plainBody(view) };
 }
 
 export function renderSlack(message: Message, options: RenderOptions = {}): SlackPayload {
@@ -403,7 +405,7 @@ function slackDigest(view: View): SlackBlock[] {
 
 const mrkdwn = (text: string): SlackText => ({ type: "mrkdwn", text });
 const section = (text: string): SlackBlock => ({ type: "section", text: mrkdwn(truncate(text, SLACK_TEXT_MAX)) });
-const header = (text: string): SlackBlock => ({ type: "header", text: { type: "plain_text", text: truncate(text, SLACK_HEADER_MAX), emoji: true } });
+const header = (text: string): SlackBlock => ({ type: "header", text: { type: "plain_text", text: truncate(text.replace(/\s+/g, " "), SLACK_HEADER_MAX), emoji: true } });
 const field = (label: string, value: string): SlackText => mrkdwn(truncate(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_FIELD_MAX));
 
 /** A title and as many lines as fit in one section, newest kept, with a note for the rest. */
@@ -453,7 +455,7 @@ function ms(n: number | null | undefined): string {
   return n === null || n === undefined ? "–" : `${round(n, n < 10 ? 1 : 0)} ms`;
 }
 
-export function duration(msValue: number): string {
+function duration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)} ms`;
   if (msValue < 60_000) return `${round(msValue / 1000, msValue < 10_000 ? 2 : 1)} s`;
   const minutes = Math.floor(msValue / 60_000);

@@ -59,6 +59,12 @@ describe("one alert", () => {
     expect(payload.metadata.event_payload.alert_ids).toBe(payload.metadata.event_payload.message_id);
   });
 
+  test("a reason with line breaks stays on the subject line", () => {
+    const alert = switchAlert();
+    alert.reason = "wan1 down\r\nBcc: someone@example.com";
+    expect(renderEmail(createMessage([alert]), utc).subject).toBe("[wanctl] office switched wan1 → wan2 (wan1 down Bcc: someone@example.com)");
+  });
+
   test("text from elsewhere cannot break Slack's formatting", () => {
     const alert = switchAlert();
     alert.reason = "probe <script> & <!channel>";
