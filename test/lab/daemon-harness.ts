@@ -3,7 +3,10 @@ import { fileURLToPath } from "node:url";
 import { readStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
 import type { Lab, LabProcess } from "./index.js";
 
-export const wanctlBin = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
+/** The built CLI, whether this module runs from the sources (vitest) or from dist/ (bench, demo). */
+export const wanctlBin = fileURLToPath(
+  new URL(import.meta.url.includes("/dist/test/") ? "../../src/cli/main.js" : "../../dist/src/cli/main.js", import.meta.url),
+);
 
 export function startDaemon(lab: Lab, configFile: string): LabProcess {
   return lab.spawn("office", [process.execPath, wanctlBin, "run", "--config", configFile]);

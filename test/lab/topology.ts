@@ -123,6 +123,9 @@ export function buildSteps(names: LabNames): Step[] {
       `link set ${IFACES.isp1.cust} up`,
       `link set ${IFACES.isp1.up} up`,
       `route add default via ${A.inet.isp1} dev ${IFACES.isp1.up}`,
+      // With the uplink cut, traffic falls to this route and vanishes without an ICMP error, as
+      // it does when a real upstream dies: only probe timeouts can tell.
+      "route add blackhole default metric 4000",
     ]),
     ipBatch(ns.isp2, "isp2 addresses and routes", [
       "link set lo up",
@@ -132,6 +135,9 @@ export function buildSteps(names: LabNames): Step[] {
       `link set ${IFACES.isp2.cust} up`,
       `link set ${IFACES.isp2.up} up`,
       `route add default via ${A.inet.isp2} dev ${IFACES.isp2.up}`,
+      // With the uplink cut, traffic falls to this route and vanishes without an ICMP error, as
+      // it does when a real upstream dies: only probe timeouts can tell.
+      "route add blackhole default metric 4000",
     ]),
     ipBatch(ns.office, "office addresses and routes", [
       "link set lo up",
