@@ -6,6 +6,7 @@ import { loadConfigForCommand } from "./commands/load.js";
 import { notBuiltYet } from "./commands/not-built.js";
 import { runDaemon } from "./commands/run.js";
 import { showStatus } from "./commands/status.js";
+import { testNotify } from "./commands/test-notify.js";
 import { pinLink, unpin } from "./commands/use.js";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -41,10 +42,12 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     done(pinLink(loadConfigForCommand(o.config, io).config, link, io)),
   );
   command("auto", "let wanctl choose the link again").action((o: CommonOptions) => done(unpin(loadConfigForCommand(o.config, io).config, io)));
-  command("test", "run a failover drill that proves every step").action((o: CommonOptions) => {
-    loadConfigForCommand(o.config, io);
-    return notBuiltYet("test", "the failover drill");
-  });
+  command("test", "run a failover drill that proves every step")
+    .option("--notify", "only send a test alert through every channel and report each outcome")
+    .action((o: CommonOptions & { notify?: boolean }) => {
+      const { config } = loadConfigForCommand(o.config, io);
+      return o.notify ? done(testNotify(config, io)) : notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
+    });
   return program;
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { createLinkHealth, recordRound, type HealthParams, type LinkHealth } from "../wan/health.js";
 import type { Probe, ProbeResult, LinkBinding } from "../wan/probes/types.js";
 import type { RouteBackend } from "../wan/route/backend.js";
+import { alertFromReport, allDownAlert, linkFigures, type AlertSink } from "./alerts.js";
 import { decide, type Decision, type DeciderPolicy } from "./decider.js";
 import { LinkMonitor } from "./link-monitor.js";
 import { readPin } from "./pin.js";
@@ -15,6 +16,8 @@ export interface DaemonDeps {
   route: RouteBackend;
   makeProbes: (link: LinkBinding) => Probe[];
   logger: Logger;
+  /** Where alerts go; none when no channel is configured. */
+  alerts?: AlertSink;
   now?: () => number;
 }
 
@@ -51,6 +54,7 @@ export class Daemon {
   private lastReport: FailoverReport | null = null;
   private switches = 0;
   private statusTimer: NodeJS.Timeout | undefined;
+  private allDown = false;
   private readonly startedAt: string;
 
   constructor(
@@ -91,6 +95,7 @@ export class Daemon {
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
     await Promise.all(this.monitors.map((m) => m.stop()));
+    await this.deps.alerts?.stop();
     this.writeStatus();
   }
 
@@ -119,9 +124,22 @@ export class Daemon {
       this.lastReason.set(link, event.reason);
       const level = event.to === "down" ? "warn" : "info";
       this.deps.logger[level]({ link, from: event.from, to: event.to, metrics: event.metrics }, `${link} ${event.to}: ${event.reason}`);
+      if (event.from === "down") this.deps.alerts?.retryNow();
+      this.noticeAllDown(at);
       this.writeStatus();
     }
     this.evaluate(at);
+  }
+
+  /** One alert when the last link goes down (not one per round while they stay down). */
+  private noticeAllDown(at: number): void {
+    const allDown = [...this.health.values()].every((h) => h.state === "down");
+    if (allDown && !this.allDown) {
+      const reason = `all links down: staying on ${this.active ?? "no link"}`;
+      this.deps.logger.error({ links: linkFigures(this.health.values()) }, reason);
+      this.deps.alerts?.enqueue(allDownAlert(this.active, reason, linkFigures(this.health.values()), at));
+    }
+    this.allDown = allDown;
   }
 
   private evaluate(now: number): void {
@@ -171,6 +189,7 @@ export class Daemon {
       steps,
     };
     this.lastReport = report;
+    this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), started));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
     this.switching = false;
     this.writeStatus();

@@ -8,6 +8,8 @@ export interface StepResult {
   ok: boolean;
   durationMs: number;
   detail: string;
+  /** When the step began (the daemon's clock, ms), to show overlapping steps in a timeline. */
+  startedAtMs?: number;
 }
 
 export interface FailoverReport {
@@ -28,15 +30,16 @@ export interface FailoverReport {
  */
 export async function runStep(step: string, timeoutMs: number, work: () => Promise<string>): Promise<StepResult> {
   const started = performance.now();
+  const startedAtMs = Date.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     const detail = await Promise.race([work(), timeout]);
-    return { step, ok: true, durationMs: performance.now() - started, detail };
+    return { step, ok: true, durationMs: performance.now() - started, detail, startedAtMs };
   } catch (error) {
-    return { step, ok: false, durationMs: performance.now() - started, detail: error instanceof Error ? error.message : String(error) };
+    return { step, ok: false, durationMs: performance.now() - started, detail: error instanceof Error ? error.message : String(error), startedAtMs };
   } finally {
     clearTimeout(timer);
   }

@@ -87,7 +87,7 @@ function decodeQuotedPrintable(body: string): string {
   return Buffer.from(bytes, "latin1").toString("utf8");
 }
 
-function parseMail(raw: string): { headers: Map<string, string>; subject: string; text: string } {
+export function parseMail(raw: string): { headers: Map<string, string>; subject: string; text: string } {
   const split = raw.indexOf("\r\n\r\n");
   const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, " ");
   const body = raw.slice(split + 4);
