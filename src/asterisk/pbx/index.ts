@@ -1,0 +1,45 @@
+// The PBX adapter: import from here.
+//
+//   const pbx = createPbx(config.asterisk, { logger });
+//   const addr = await pbx.setExternalAddress("203.0.113.10");     // step "asterisk"
+//   const trunks = await pbx.registerTrunks({ shortExpirySeconds: config.asterisk.shortExpirySeconds,
+//                                             keepOriginals: state.pendingRestores?.trunks });
+//   state.pendingRestores.trunks = trunks.data?.saved;                // keep until failback
+//   ...
+//   await pbx.setExternalAddress(primaryPublicIp);                   // on failback
+//   const back = await pbx.restoreTrunks(state.pendingRestores.trunks);
+//   if (back.ok) delete state.pendingRestores.trunks;
+
+import type { AsteriskConfig } from "../../config/schema/asterisk.js";
+import { readSecret } from "../../config/secrets.js";
+import type { PbxOptions } from "./base.js";
+import { ChanSipPbx } from "./chan-sip.js";
+import { PjsipPbx } from "./pjsip.js";
+import type { Pbx, PbxResult } from "./types.js";
+
+export type { PbxOptions } from "./base.js";
+export { ariInfo, ariReloadModule, AriError, type AriInfo, type AriSettings } from "./ari.js";
+export { ChanSipPbx, parseRegisterLine, redactRegisterLine, withExpiry } from "./chan-sip.js";
+export { PjsipPbx } from "./pjsip.js";
+export { PbxError, describeFailure } from "./errors.js";
+export { findSection, planChanges, readConfigFile, updateConfigFields, verifyChanges, type ConfigSection } from "./config-file.js";
+export type * from "./types.js";
+
+/**
+ * The adapter for the configured channel driver. Reads the AMI secret (and the ARI password) now:
+ * a secret that cannot be read throws a SecretError naming the config path, at start-up rather
+ * than in the middle of a failover. Nothing connects until the first operation.
+ */
+export function createPbx(config: AsteriskConfig, options: Partial<PbxOptions> & { env?: NodeJS.ProcessEnv } = {}): Pbx {
+  const { env, ...rest } = options;
+  const secret = rest.secret ?? readSecret(config.ami.secret, "asterisk.ami.secret", env);
+  const ariPassword = rest.ariPassword ?? (config.ari ? readSecret(config.ari.password, "asterisk.ari.password", env) : undefined);
+  const full: PbxOptions = { ...rest, secret, ...(ariPassword !== undefined ? { ariPassword } : {}) };
+  return config.channelDriver === "chan_sip" ? new ChanSipPbx(config, full) : new PjsipPbx(config, full);
+}
+
+/** For a pipeline step that throws on failure (src/daemon/report.ts runStep): the detail, or an Error with it. */
+export function unwrap<D>(result: PbxResult<D>): string {
+  if (!result.ok) throw Object.assign(new Error(result.detail), { pbxResult: result });
+  return result.detail;
+}
