@@ -1,14 +1,59 @@
-// The demo: wanctl's main job on the built-in network lab. Brings the lab up, runs wanctl in the
-// office gateway's namespace, and always takes the lab down again.
+// The demo: wanctl's main job on the built-in network lab. Brings the lab up, runs the real
+// `wanctl run` in the office gateway's namespace, cuts the active link and heals it, and always
+// takes the lab down again.
 import { rmSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { createLab, labAvailability } from "../test/lab/index.js";
-import { writeLabConfig } from "../test/lab/wanctl-config.js";
+import { join } from "node:path";
+import { createLab, labAvailability, type Lab, type LabProcess } from "../test/lab/index.js";
+import { startDaemon, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
+import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 
-const wanctl = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const HOLD_DOWN_SECONDS = 10;
 
 function say(text: string): void {
   process.stdout.write(`${text}\n`);
+}
+
+async function wanctl(lab: Lab, args: string[]): Promise<number> {
+  const result = await lab.exec("office", [process.execPath, wanctlBin, ...args]);
+  process.stdout.write(result.stdout.replace(/^/gm, "    "));
+  process.stderr.write(result.stderr);
+  return result.code ?? 1;
+}
+
+async function demo(lab: Lab, file: string, stateDir: string): Promise<number> {
+  say(`\n== wanctl check-config (in the office gateway)`);
+  if ((await wanctl(lab, ["check-config", "--config", file])) !== 0) return 1;
+
+  say(`\n== wanctl run: probing both links, each through itself`);
+  let daemon: LabProcess | undefined = startDaemon(lab, file);
+  try {
+    await waitForStatus(stateDir, "both links up", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+    await wanctl(lab, ["status", "--config", file]);
+
+    say(`\n== cutting wan1 beyond the office (its ISP's uplink dies; the office's port stays up)`);
+    const cutAt = Date.now();
+    await lab.cut("wan1");
+    const after = await waitForStatus(stateDir, "failover to wan2", (s) => s.active === "wan2", 15_000, daemon);
+    const switched = Date.parse(after.lastSwitch!.startedAt) + after.lastSwitch!.durationMs - cutAt;
+    say(`   the office runs on wan2 ${switched} ms after the cut (default route: ${await lab.defaultRouteLink()})`);
+    await wanctl(lab, ["status", "--config", file]);
+
+    say(`\n== healing wan1: wanctl fails back only after ${HOLD_DOWN_SECONDS} s of hold-down`);
+    await lab.heal("wan1");
+    const back = await waitForStatus(stateDir, "failback to wan1", (s) => s.active === "wan1", 30_000, daemon);
+    const upSince = Date.parse(back.links.find((l) => l.name === "wan1")!.since);
+    say(`   back on wan1, ${Math.round((Date.parse(back.lastSwitch!.startedAt) - upSince) / 1000)} s after it came back up`);
+    await wanctl(lab, ["status", "--config", file]);
+    await daemon.stop();
+    daemon = undefined;
+    say(`\ndemo: OK`);
+    return 0;
+  } finally {
+    if (daemon) {
+      say(`\nwanctl run output:\n${daemon.stdout.slice(-4000)}${daemon.stderr.slice(-2000)}`);
+      await daemon.stop();
+    }
+  }
 }
 
 async function main(): Promise<number> {
@@ -18,22 +63,14 @@ async function main(): Promise<number> {
     return 1;
   }
   const lab = createLab();
-  const { file, dir } = writeLabConfig();
+  const config = labConfig("");
+  config.failover = { holdDownSeconds: HOLD_DOWN_SECONDS };
+  const { file, dir } = writeLabConfig(config);
   try {
     say(`demo: building the lab (run ${lab.runId}): office gateway with wan1 and wan2, two ISPs, the internet, the PBX's LAN`);
     await lab.up();
-    say(`demo: default route via ${await lab.defaultRouteLink()}; wan1 public ${lab.links.wan1.publicAddress}, wan2 public ${lab.links.wan2.publicAddress} (behind carrier NAT)`);
-
-    say(`demo: wanctl check-config ${file} (in the office gateway)`);
-    const check = await lab.exec("office", [process.execPath, wanctl, "check-config", "--config", file]);
-    process.stdout.write(check.stdout);
-    process.stderr.write(check.stderr);
-    if (check.code !== 0) {
-      say(`demo: FAILED: check-config exited ${check.code}`);
-      return 1;
-    }
-    say("demo: OK (the failover itself arrives with link monitoring: see the README)");
-    return 0;
+    say(`demo: wan1 public ${lab.links.wan1.publicAddress}, wan2 public ${lab.links.wan2.publicAddress} (behind carrier NAT); default route via ${await lab.defaultRouteLink()}`);
+    return await demo(lab, file, join(dir, "state"));
   } finally {
     await lab.down();
     rmSync(dir, { recursive: true, force: true });
@@ -44,7 +81,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
-    process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`demo: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   },
 );

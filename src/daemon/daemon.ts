@@ -126,9 +126,10 @@ export class Daemon {
       this.deps.logger[level]({ link, from: event.from, to: event.to, metrics: event.metrics }, `${link} ${event.to}: ${event.reason}`);
       if (event.from === "down") this.deps.alerts?.retryNow();
       this.noticeAllDown(at);
-      this.writeStatus();
     }
     this.evaluate(at);
+    // After the decision, so the status shows the state and the reason that go together.
+    if (event) this.writeStatus();
   }
 
   /** One alert when the last link goes down (not one per round while they stay down). */
