@@ -10,6 +10,7 @@ import type { ConfigInput } from "../src/config/schema/index.js";
 import { createLab, labAvailability, SERVICES, type Lab, type LabProcess } from "../test/lab/index.js";
 import { currentStatus, linkState, startDaemon, waitForStatus } from "../test/lab/daemon-harness.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
+import { startEchoJitter } from "../test/lab/echo-jitter.js";
 import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
 
 const { values } = parseArgs({
@@ -76,12 +77,14 @@ async function soak(lab: Lab): Promise<number> {
   return withDaemon(lab, labConfig(""), async (stateDir) => {
     const before = currentStatus(stateDir)!.switches;
     await lab.impair("wan1", { lossPct: LOSS_EACH_WAY_FOR_20_PCT });
-    say(`soak: 20 % round-trip loss on the active link for ${soakSeconds} s`);
+    const jitter = await startEchoJitter(lab, { slowedSources: [lab.links.wan1.publicAddress], delayMs: 50, jitterMs: 50 });
+    say(`soak: 20 % round-trip loss and 50 ± 50 ms delay on the active link for ${soakSeconds} s`);
     await sleep(soakSeconds * 1000);
+    await jitter.stop();
     await lab.clear("wan1");
     const status = currentStatus(stateDir)!;
     const wan1 = status.links.find((l) => l.name === "wan1");
-    say(`soak: wan1 measured ${wan1?.lossPct?.toFixed(1)} % loss over its window; ${status.switches - before} switches`);
+    say(`soak: wan1 measured ${wan1?.lossPct?.toFixed(1)} % loss and ${wan1?.jitterMs?.toFixed(1)} ms jitter over its window; ${status.switches - before} switches`);
     return status.switches - before;
   });
 }
