@@ -1,7 +1,7 @@
 // Alerts of a real switch: the daemon in the lab's office fails over, and a real SMTP server (with
 // auth) and a Slack webhook fake in the lab's internet receive the alert through the link that works.
 import { createRequire } from "node:module";
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SERVICES, type LabProcess } from "../lab/index.js";
@@ -95,5 +95,55 @@ describeLab("alerts of a switch, delivered in the lab", () => {
     expect(payload.text).toMatch(/wan1 → wan2/);
     expect(payload.blocks.length).toBeGreaterThan(0);
     expect(payload.blocks.every((b) => typeof b.type === "string")).toBe(true);
+  });
+});
+
+describeLab("alerts queued while nothing is reachable survive a restart of wanctl", () => {
+  const lab = useLab();
+  let dir = "";
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("each queued alert is delivered exactly once when the channels come back", async () => {
+    const config = labConfig("");
+    config.alerts = {
+      email: { host: SERVICES.smtp, port: 2525, security: "none", username: "wanctl", password: "smtp-pass", from: "wanctl@office.example", to: ["it@example.com"] },
+      slack: { webhookUrl: `http://${SERVICES.http}:8080/services/T000/B000/XXXX` },
+    };
+    ({ dir } = writeLabConfig(config));
+    const stateDir = join(dir, "state");
+    const file = join(dir, "config.json");
+
+    // No servers yet: the failover's alert can only be queued.
+    let daemon = startDaemon(lab, file);
+    await waitForStatus(stateDir, "both links up", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+    await lab.cut("wan1");
+    await waitForStatus(stateDir, "failover to wan2", (s) => s.active === "wan2", 15_000, daemon);
+    const outbox = join(stateDir, "outbox");
+    const queued = () => readdirSync(outbox).filter((f) => f.endsWith(".json")).map((f) => readFileSync(join(outbox, f), "utf8"));
+    const deadline = Date.now() + 10_000;
+    const outboxesHolding = () => queued().filter((text) => /"kind": "failover"/.test(text)).length;
+    while (Date.now() < deadline && outboxesHolding() < 2) await new Promise((r) => setTimeout(r, 100));
+    expect(outboxesHolding()).toBe(2); // queued in both channels' outboxes
+    await daemon.stop();
+
+    // The channels come back, and wanctl starts again (still on wan2: a restart flips nothing).
+    const servers = lab.spawn("inet", [process.execPath, "-e", SERVERS]);
+    await servers.waitFor(/"listening"/, 10_000);
+    daemon = startDaemon(lab, file);
+    const until = Date.now() + 20_000;
+    while (Date.now() < until && !(received(servers).some((r) => r.mail) && received(servers).some((r) => r.slack))) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // A little longer, to see that nothing is sent twice.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await daemon.stop();
+    const mails = received(servers).filter((r) => r.mail);
+    const posts = received(servers).filter((r) => r.slack);
+    expect(mails).toHaveLength(1);
+    expect(posts).toHaveLength(1);
+    expect(parseMail(mails[0]!.mail!.data).subject).toMatch(/wan1 → wan2/);
   });
 });
