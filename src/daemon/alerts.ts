@@ -35,6 +35,7 @@ export function alertFromReport(report: FailoverReport, links: LinkFigures[], st
         ok: step.ok,
         durationMs: step.durationMs,
         ...(step.startedAtMs !== undefined ? { startMs: step.startedAtMs - startedAtMs } : {}),
+        ...(step.skipped ? { skipped: true } : {}),
         detail: step.detail,
       })),
       ok: report.ok,

@@ -9,7 +9,9 @@ import { alertFromReport, allDownAlert, linkFigures, type AlertSink } from "./al
 import { decide, type Decision, type DeciderPolicy } from "./decider.js";
 import { LinkMonitor } from "./link-monitor.js";
 import { readPin } from "./pin.js";
-import { runStep, type FailoverReport, type StepResult } from "./report.js";
+import { switchSteps } from "./failover-steps.js";
+import { runPipeline } from "./pipeline.js";
+import type { FailoverReport } from "./report.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
 
 export interface DaemonDeps {
@@ -166,13 +168,9 @@ export class Daemon {
     const started = this.now();
     const { logger, route } = this.deps;
     logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
-    const steps: StepResult[] = [];
-    const routeStep = await runStep("route", 15_000, async () => {
-      const result = await route.activate(decision.to);
-      return `default route via ${decision.to}; ${result.conntrackDeleted} stale SIP/RTP connection-tracking entr${result.conntrackDeleted === 1 ? "y" : "ies"} deleted`;
-    });
-    steps.push(routeStep);
-    if (routeStep.ok) {
+    const steps = await runPipeline(switchSteps({ route }), { from: decision.from, to: decision.to, kind: decision.kind });
+    const routeStep = steps.find((step) => step.step === "route");
+    if (routeStep?.ok) {
       this.active = decision.to;
       this.switches++;
       this.failedSwitch = undefined;

@@ -10,6 +10,8 @@ export interface StepResult {
   detail: string;
   /** When the step began (the daemon's clock, ms), to show overlapping steps in a timeline. */
   startedAtMs?: number;
+  /** Not run, because a step it needs failed. */
+  skipped?: boolean;
 }
 
 export interface FailoverReport {

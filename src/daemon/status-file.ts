@@ -9,7 +9,7 @@ const figures = z.object({
   jitterMs: z.number().nullable(),
 });
 
-const step = z.object({ step: z.string(), ok: z.boolean(), durationMs: z.number(), detail: z.string(), startedAtMs: z.number().optional() });
+const step = z.object({ step: z.string(), ok: z.boolean(), durationMs: z.number(), detail: z.string(), startedAtMs: z.number().optional(), skipped: z.boolean().optional() });
 
 export const reportSchema = z.object({
   kind: z.enum(["failover", "failback", "manual"]),

@@ -1,0 +1,144 @@
+// The daemon with fake adapters: probes whose answers the test sets, a route backend that records
+// what it was asked. Real timers at a short interval; every wait is bounded.
+import { afterEach, describe, expect, test } from "vitest";
+import { parseConfigText } from "../../src/config/load.js";
+import { Daemon } from "../../src/daemon/daemon.js";
+import { readStatus } from "../../src/daemon/status-file.js";
+import { createLogger } from "../../src/log.js";
+import type { Alert } from "../../src/notify/index.js";
+import type { LinkBinding, Probe, ProbeResult } from "../../src/wan/probes/types.js";
+import type { RouteBackend, SwitchResult } from "../../src/wan/route/backend.js";
+import { minimalConfig, tempDir } from "../config/fixtures.js";
+import { Writable } from "node:stream";
+
+const answering = new Map<string, boolean>([
+  ["wan1", true],
+  ["wan2", true],
+]);
+
+function fakeProbe(link: LinkBinding): Probe {
+  return {
+    target: "icmp 192.0.2.1",
+    type: "icmp",
+    link,
+    run: async (): Promise<ProbeResult> => (answering.get(link.name) ? { target: "icmp 192.0.2.1", ok: true, rttMs: 1 } : { target: "icmp 192.0.2.1", ok: false, error: "timeout" }),
+    close: async () => undefined,
+  };
+}
+
+class FakeRoute implements RouteBackend {
+  active: string | undefined = "wan1";
+  failNext = false;
+  calls: string[] = [];
+  async activeLink() {
+    return this.active;
+  }
+  async prepareLink(name: string) {
+    return name === "wan1" ? "198.51.100.10" : "100.64.0.2";
+  }
+  async activate(link: string): Promise<SwitchResult> {
+    this.calls.push(link);
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error("RTNETLINK answers: Network is unreachable");
+    }
+    this.active = link;
+    return { active: link, conntrackDeleted: 2, durationMs: 1 };
+  }
+}
+
+const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+
+async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("daemon", () => {
+  let daemon: Daemon | undefined;
+  afterEach(async () => {
+    await daemon?.stop();
+    answering.set("wan1", true).set("wan2", true);
+  });
+
+  function start(route: RouteBackend, alerts: Alert[] = []) {
+    const stateDir = tempDir();
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      makeProbes: (link) => [fakeProbe(link)],
+      alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
+    });
+    return { daemon, stateDir };
+  }
+
+  test("fails over, reports the step, alerts once, and writes its status", async () => {
+    const route = new FakeRoute();
+    const alerts: Alert[] = [];
+    const { daemon, stateDir } = start(route, alerts);
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan1", false);
+    await until("failover", () => daemon.activeLink === "wan2");
+    expect(route.calls).toEqual(["wan2"]);
+    const status = daemon.status();
+    expect(status.lastSwitch).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true });
+    expect(status.lastSwitch!.steps[0]!.detail).toBe("default route via wan2; 2 stale SIP/RTP connection-tracking entries deleted");
+    expect(alerts.map((a) => [a.kind, a.from, a.to])).toEqual([["failover", "wan1", "wan2"]]);
+    await until("status file", () => {
+      const file = readStatus(stateDir);
+      return file.ok && file.value.active === "wan2";
+    });
+  });
+
+  test("a failed route step keeps the office where it was, says so, and tries again later", async () => {
+    const route = new FakeRoute();
+    route.failNext = true;
+    const alerts: Alert[] = [];
+    const { daemon } = start(route, alerts);
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan1", false);
+    await until("a switch attempt", () => route.calls.length === 1);
+    await until("its report", () => daemon.status().lastSwitch !== null);
+    expect(daemon.activeLink).toBe("wan1");
+    expect(daemon.status().lastSwitch).toMatchObject({ ok: false, steps: [{ step: "route", ok: false, detail: "RTNETLINK answers: Network is unreachable" }] });
+    expect(alerts[0]).toMatchObject({ kind: "failover", ok: false });
+    // Not retried on every round: the next attempt waits (5 s), so only one call so far.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(route.calls).toHaveLength(1);
+  });
+
+  test("all links down: stays, alerts once per episode", async () => {
+    const route = new FakeRoute();
+    const alerts: Alert[] = [];
+    const { daemon } = start(route, alerts);
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan2", false);
+    await until("wan2 down", () => daemon.status().links[1]!.state === "down");
+    answering.set("wan1", false);
+    await until("both down", () => daemon.status().links.every((l) => l.state === "down"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(daemon.activeLink).toBe("wan1");
+    expect(route.calls).toEqual([]);
+    expect(daemon.status().decision.reason).toMatch(/all links down/);
+    expect(alerts.filter((a) => a.kind === "all-down")).toHaveLength(1);
+  });
+
+  test("a restart never flips: the active link comes from the system", async () => {
+    const route = new FakeRoute();
+    route.active = "wan2";
+    const { daemon } = start(route);
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(daemon.activeLink).toBe("wan2");
+    expect(route.calls).toEqual([]);
+    expect(daemon.status().decision.reason).toMatch(/hold-down/);
+  });
+});
