@@ -2,12 +2,13 @@
 // 127.0.0.1): external address, trunks with a short expiry and back, calls, health, and every way
 // it can fail, each with a message that names what and where and never the secret.
 
+import http from "node:http";
 import net from "node:net";
 
 import { afterEach, describe, expect, it } from "vitest";
 
 import { AmiClient } from "../../src/asterisk/ami/index.js";
-import { createPbx, describeFailure, type Pbx, type SavedTrunkSettings } from "../../src/asterisk/pbx/index.js";
+import { createPbx, describeFailure } from "../../src/asterisk/pbx/index.js";
 import { asterisk, type AsteriskConfig } from "../../src/config/schema/asterisk.js";
 import { parseConf } from "./sim/conf.js";
 import { AMI_SECRET, AMI_USER, fixtureConfigFiles, type SimHarness, startSim, until } from "./sim/harness.js";
@@ -265,6 +266,28 @@ describe("calls and health", () => {
     expect(r.ok, r.detail).toBe(true);
     expect(r.data).toMatchObject({ amiVersion: "9.0.0", asteriskVersion: "GIT-20-pbxsim" });
   });
+
+  it("asks ARI too when it is configured (basic auth), and fails the check when ARI does not answer", async () => {
+    const auth: string[] = [];
+    const ari = http.createServer((req, res) => {
+      auth.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ system: { version: "20.10.0" } }));
+    });
+    await new Promise<void>((r) => ari.listen(0, "127.0.0.1", () => r()));
+    cleanup.push(() => new Promise<void>((r) => ari.close(() => r())));
+    const url = `http://127.0.0.1:${(ari.address() as net.AddressInfo).port}/ari`;
+    const { sim } = await setup();
+    const pbx = createPbx(pbxConfig(sim.amiPort, { ari: { url, username: "wanctl", password: "unused" } }), { secret: AMI_SECRET, ariPassword: "aripass", reconnect: false });
+    cleanup.push(() => pbx.close());
+    const r = await pbx.health();
+    expect(r.ok, r.detail).toBe(true);
+    expect(r.data?.ari).toEqual({ ok: true, version: "20.10.0", detail: "ARI answers (Asterisk 20.10.0)" });
+    expect(auth).toEqual([`GET /ari/asterisk/info Basic ${Buffer.from("wanctl:aripass").toString("base64")}`]);
+    await new Promise<void>((r) => ari.close(() => r()));
+    const down = await pbx.health();
+    expect(down.ok).toBe(false);
+    expect(down.detail).toContain(`ARI GET ${url}/asterisk/info failed: ECONNREFUSED`);
+  });
 });
 
 describe("failures: each a clear message naming what and where, never the secret; a later call can succeed", () => {
@@ -327,16 +350,16 @@ describe("failures: each a clear message naming what and where, never the secret
     await client.connect();
     const target = client.target;
     const tryIt = async (what: string, p: Promise<unknown>) => describeFailure(await p.then(() => new Error("no error"), (e: unknown) => e), target, what).message;
-    const update = (id: string, cat: string, v: string, value: string, file = "pjsip.conf") =>
+    const update = (cat: string, v: string, value: string, file = "pjsip.conf") =>
       client.action("UpdateConfig", { SrcFilename: file, DstFilename: file, "Action-000000": "Update", "Cat-000000": cat, "Var-000000": v, "Value-000000": value });
-    expect(await tryIt("setting x", update("e1", "transport-udp", "no_such_option", "x"))).toBe(
+    expect(await tryIt("setting x", update("transport-udp", "no_such_option", "x"))).toBe(
       `Asterisk (AMI ${target}) refused UpdateConfig while setting x: Update did not complete successfully`,
     );
-    expect(await tryIt("setting y", update("e2", "no-such-transport", "external_media_address", "1.2.3.4"))).toContain("refused UpdateConfig while setting y: Given category does not exist");
-    expect(await tryIt("z", update("e3", "x", "y", "z", "nosuchfile.conf"))).toContain(
+    expect(await tryIt("setting y", update("no-such-transport", "external_media_address", "1.2.3.4"))).toContain("refused UpdateConfig while setting y: Given category does not exist");
+    expect(await tryIt("z", update("x", "y", "z", "nosuchfile.conf"))).toContain(
       "File requires escalated privileges (the file is outside Asterisk's config directory or does not exist)",
     );
-    expect(await tryIt("z", update("e4", "x", "y", "z", "../../etc/passwd"))).toContain("File requires escalated privileges");
+    expect(await tryIt("z", update("x", "y", "z", "../../etc/passwd"))).toContain("File requires escalated privileges");
     expect(await tryIt("reloading", client.action("Reload", { Module: "res_no_such_module.so" }))).toContain("refused Reload while reloading: No such module");
     expect(await tryIt("registering 'no-such-trunk' again", client.action("PJSIPRegister", { Registration: "no-such-trunk" }))).toBe(
       `Asterisk (AMI ${target}) refused PJSIPRegister while registering 'no-such-trunk' again: Unable to retrieve registration entry`,
@@ -352,4 +375,3 @@ describe("failures: each a clear message naming what and where, never the secret
   });
 });
 
-export type { Pbx, SavedTrunkSettings };
