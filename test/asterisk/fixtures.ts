@@ -38,14 +38,4 @@ export function recvStream(name: string): Buffer {
   return Buffer.concat(loadTranscript(name).filter((e) => e.dir === "recv").map((e) => Buffer.from(e.data, "utf8")));
 }
 
-/** Seeded PRNG (mulberry32): same seed, same test. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as prng } from "../prng.js";

@@ -13,6 +13,7 @@ import {
   type LinkHealth,
   type ProbeResult,
 } from "../../src/wan/health.js";
+import { mulberry32 } from "../prng.js";
 
 const I = DEFAULT_PROBE_TIMING.intervalMs;
 const T = DEFAULT_PROBE_TIMING.timeoutMs;
@@ -24,16 +25,6 @@ const LINKS = [
 ];
 const POLICY: DeciderPolicy = { failbackHoldDownMs: 5 * MIN, waitForIdleCalls: true, maxCallWaitMs: 10 * MIN };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface World {
   /** Is the link cut at time t (ms)? */

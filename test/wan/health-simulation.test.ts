@@ -8,18 +8,8 @@ import {
   type HealthParams,
   type ProbeResult,
 } from "../../src/wan/health.js";
+import { mulberry32 } from "../prng.js";
 
-/** mulberry32: a small seeded PRNG, so every run sees the same "random" loss. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Feeds `rounds` rounds to one link, each probe lost independently with probability `lossP`,
