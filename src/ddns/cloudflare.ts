@@ -1,0 +1,131 @@
+// Cloudflare API v4 with an API token (Bearer): find the zone by walking the record name's
+// suffixes (GET /zones?name=), find the A record (GET /zones/:id/dns_records?type=A&name=), then
+// PATCH its content and TTL, or POST a new one. Always `proxied: false`: a proxied record would
+// answer with Cloudflare's addresses, and SIP and RTP do not go through its proxy.
+import { readSecret } from "../config/secrets.js";
+import { normalizeName } from "./dns-wire.js";
+import { HttpError, httpFetch, type HttpResponse } from "./http.js";
+import { DdnsError, httpFailureKind, retryAfterMs, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import type { DnsProviderConfig } from "./provider.js";
+
+type CloudflareConfig = Extract<DnsProviderConfig, { type: "cloudflare" }>;
+
+interface Envelope<T> {
+  success?: boolean;
+  errors?: { code?: number; message?: string }[];
+  result?: T;
+}
+
+interface CfRecord {
+  id: string;
+  type: string;
+  name: string;
+  content: string;
+  ttl: number;
+  proxied?: boolean;
+}
+
+/** Cloudflare error codes that no retry can fix (authentication, authorisation). */
+const PERMANENT_CODES = new Set([6003, 6111, 9103, 9106, 9109, 10000, 10001]);
+
+export function createCloudflareProvider(config: CloudflareConfig, ctx: ProviderContext): DnsProvider {
+  const api = config.apiUrl.replace(/\/+$/, "");
+  const zones = new Map<string, string>(); // zone name → id, for the life of the provider
+
+  async function call<T>(method: string, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
+    const token = readSecret(config.token, `dns.providers[${config.id}].token`, ctx.env);
+    let res: HttpResponse;
+    try {
+      res = await httpFetch({
+        url: `${api}${path}`,
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "User-Agent": ctx.userAgent,
+          Accept: "application/json",
+          ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        timeoutMs: ctx.requestTimeoutMs,
+        signal,
+        maxBodyBytes: 1 << 20,
+        ...(ctx.sourceAddress ? { localAddress: ctx.sourceAddress } : {}),
+      });
+    } catch (err) {
+      throw new DdnsError(`Cloudflare ${method} ${path.split("?")[0]}: ${(err as Error).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });
+    }
+    let env: Envelope<T> | undefined;
+    try {
+      env = JSON.parse(res.body) as Envelope<T>;
+    } catch {
+      env = undefined;
+    }
+    const errors = (env?.errors ?? []).map((e) => `${e.code ?? "?"} ${e.message ?? ""}`.trim());
+    const ok = res.status >= 200 && res.status <= 299 && env?.success === true;
+    if (ok) return env!.result as T;
+    const words = errors.length ? errors.join("; ") : env ? "no error given" : `not JSON: ${JSON.stringify(res.body.slice(0, 60))}`;
+    const where = `Cloudflare ${method} ${path.split("?")[0]}: HTTP ${res.status}: ${words}`;
+    const codes = (env?.errors ?? []).map((e) => e.code).filter((c): c is number => typeof c === "number");
+    let kind = res.status >= 200 && res.status <= 299 ? "transient" : httpFailureKind(res.status);
+    if (res.status === 401 || res.status === 403 || codes.some((c) => PERMANENT_CODES.has(c))) kind = "permanent";
+    const after = retryAfterMs(res.headers["retry-after"], ctx.now());
+    throw new DdnsError(where, kind, { code: codes.length ? String(codes[0]) : `http-${res.status}`, ...(after ? { retryAfterMs: after } : {}) });
+  }
+
+  /** The zone that holds `name`: the longest suffix Cloudflare knows (at least two labels). */
+  async function zoneOf(name: string, signal: AbortSignal): Promise<string> {
+    const labels = normalizeName(name).split(".");
+    for (let i = 0; i <= labels.length - 2; i++) {
+      const suffix = labels.slice(i).join(".");
+      const cached = zones.get(suffix);
+      if (cached) return cached;
+      const found = await call<{ id: string; name: string }[]>("GET", `/zones?name=${encodeURIComponent(suffix)}`, signal);
+      const zone = found?.find((z) => normalizeName(z.name) === suffix);
+      if (zone) {
+        zones.set(suffix, zone.id);
+        return zone.id;
+      }
+    }
+    throw new DdnsError(`${name}: no Cloudflare zone holds it (none of its suffixes is a zone this token can see)`, "permanent", { code: "nozone" });
+  }
+
+  async function findRecords(zoneId: string, name: string, signal: AbortSignal): Promise<CfRecord[]> {
+    const q = `type=A&name=${encodeURIComponent(normalizeName(name))}`;
+    const found = await call<CfRecord[]>("GET", `/zones/${encodeURIComponent(zoneId)}/dns_records?${q}`, signal);
+    return (found ?? []).filter((r) => r.type === "A" && normalizeName(r.name) === normalizeName(name));
+  }
+
+  return {
+    id: config.id,
+    type: "cloudflare",
+    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
+      const zoneId = await zoneOf(record.name, signal);
+      const existing = await findRecords(zoneId, record.name, signal);
+      const first = existing[0];
+      const others = existing.length > 1 ? ` (${existing.length - 1} other A record(s) of this name left as they are)` : "";
+      if (!first) {
+        await call("POST", `/zones/${encodeURIComponent(zoneId)}/dns_records`, signal, {
+          type: "A",
+          name: normalizeName(record.name),
+          content: address,
+          ttl: record.ttl,
+          proxied: false,
+        });
+        return { changed: true, detail: `created A ${address} ttl ${record.ttl}` };
+      }
+      if (first.content === address && first.ttl === record.ttl && first.proxied !== true) {
+        return { changed: false, detail: `already A ${address} ttl ${record.ttl}${others}` };
+      }
+      await call("PATCH", `/zones/${encodeURIComponent(zoneId)}/dns_records/${encodeURIComponent(first.id)}`, signal, {
+        content: address,
+        ttl: record.ttl,
+        proxied: false,
+      });
+      return { changed: true, detail: `A ${first.content} → ${address} ttl ${record.ttl}${first.proxied ? ", proxying turned off" : ""}${others}` };
+    },
+    async current(record: RecordConfig, signal: AbortSignal): Promise<string | null> {
+      const zoneId = await zoneOf(record.name, signal);
+      return (await findRecords(zoneId, record.name, signal))[0]?.content ?? null;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// DuckDNS: GET <server>?domains=<sub>&token=<token>&ip=<ip>&verbose=true answers
+// "OK\n<ipv4>\n<ipv6>\nUPDATED|NOCHANGE", or "KO" (bad token or domain: permanent). The token sits
+// in the query string, so no URL with a query ever reaches a message.
+import { readSecret } from "../config/secrets.js";
+import { normalizeName } from "./dns-wire.js";
+import { HttpError, httpFetch, safeUrl } from "./http.js";
+import { DdnsError, httpFailureKind, retryAfterMs, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import type { DnsProviderConfig } from "./provider.js";
+
+type DuckdnsConfig = Extract<DnsProviderConfig, { type: "duckdns" }>;
+
+/** The DuckDNS subdomain of a record: the label just before duckdns.org (x.office.duckdns.org → office). */
+export function duckdnsSubdomain(name: string): string | null {
+  const labels = normalizeName(name).split(".");
+  if (labels.length < 3 || labels.at(-1) !== "org" || labels.at(-2) !== "duckdns") return null;
+  return labels.at(-3)!;
+}
+
+export function createDuckdnsProvider(config: DuckdnsConfig, ctx: ProviderContext): DnsProvider {
+  return {
+    id: config.id,
+    type: "duckdns",
+    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
+      const sub = duckdnsSubdomain(record.name);
+      if (!sub) throw new DdnsError(`${record.name}: not a DuckDNS name (expected <name>.duckdns.org)`, "permanent", { code: "notduck" });
+      const token = readSecret(config.token, `dns.providers[${config.id}].token`, ctx.env);
+      const url = new URL(config.server);
+      url.searchParams.set("domains", sub);
+      url.searchParams.set("token", token);
+      url.searchParams.set("ip", address);
+      url.searchParams.set("verbose", "true");
+      let res;
+      try {
+        res = await httpFetch({
+          url: url.toString(),
+          headers: { "User-Agent": ctx.userAgent, Accept: "text/plain" },
+          timeoutMs: ctx.requestTimeoutMs,
+          signal,
+          maxBodyBytes: 4096,
+          ...(ctx.sourceAddress ? { localAddress: ctx.sourceAddress } : {}),
+        });
+      } catch (err) {
+        // The message names the URL without its query (safeUrl), so never the token.
+        throw new DdnsError(`${record.name}: ${(err as HttpError).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });
+      }
+      if (res.status < 200 || res.status > 299) {
+        const after = retryAfterMs(res.headers["retry-after"], ctx.now());
+        throw new DdnsError(`${record.name}: HTTP ${res.status} from ${safeUrl(config.server)}`, httpFailureKind(res.status), {
+          code: `http-${res.status}`,
+          ...(after ? { retryAfterMs: after } : {}),
+        });
+      }
+      const lines = res.body.split(/\r?\n/).map((l) => l.trim());
+      if (lines[0] === "KO") throw new DdnsError(`${record.name}: DuckDNS answered KO: the token or the domain "${sub}" is wrong`, "permanent", { code: "KO" });
+      if (lines[0] !== "OK") throw new DdnsError(`${record.name}: unexpected DuckDNS answer ${JSON.stringify(res.body.slice(0, 40))}`, "transient", { code: "unexpected" });
+      const changed = lines[3] !== "NOCHANGE";
+      return { changed, detail: `OK ${lines[1] ?? ""} ${lines[3] ?? ""}`.replace(/\s+/g, " ").trim() };
+    },
+  };
+}
