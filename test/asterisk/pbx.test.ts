@@ -192,6 +192,17 @@ describe("PJSIP: trunks", () => {
     ]);
   });
 
+  it("still registers the trunks again when the expiry cannot be changed (file missing): the step fails, saying why", async () => {
+    const { pbx, registrar } = await setup({ config: { pjsip: { configFile: "nope.conf", transports: ["transport-udp"] } } });
+    const seen = registrar.seen.length;
+    const r = await pbx.registerTrunks({ shortExpirySeconds: 120 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.kind).toBe("refused");
+    expect(r.detail).toContain("nope.conf not found in Asterisk's config directory (GetConfig: Config file not found)");
+    expect(r.data?.trunks).toEqual([expect.objectContaining({ name: "itsp", ok: true, status: "Registered", expirySeconds: 3600 })]);
+    expect(registrar.seen.slice(seen).map((m) => m.expires)).toEqual([0, 3600]);
+  });
+
   it("fails a trunk whose registrar does not answer, within registerTimeoutMs, with the last status", async () => {
     const { registrar, pbx } = await setup({ config: { registerTimeoutMs: 1500 } });
     registrar.mode = { kind: "silent" };

@@ -14,9 +14,9 @@
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 
-import { type AmiEvent } from "../ami/index.js";
+import { AmiActionError, type AmiEvent } from "../ami/index.js";
 import { AmiPbx, type Outcome } from "./base.js";
-import { applyChanges, findSection, planChanges, readConfigFile, type SectionChange, type SectionRef, valueOf } from "./config-file.js";
+import { applyChanges, type ChangePlan, type ConfigSection, findSection, planChanges, readConfigFile, type SectionChange, type SectionRef, valueOf } from "./config-file.js";
 import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
 import { waitRegistered } from "./trunk-wait.js";
@@ -210,8 +210,16 @@ export class PjsipPbx extends AmiPbx {
       reports.set(name, { name, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: expiry, detail });
     };
 
-    // The file: which registrations live there (and so can get a short expiry).
-    const sections = await readConfigFile(this.client, file);
+    // The file: which registrations live there (and so can get a short expiry). If it cannot be read
+    // or changed safely, the trunks are still registered again: that does not depend on it.
+    let fileProblem: string | undefined;
+    let sections: ConfigSection[] = [];
+    try {
+      sections = await readConfigFile(this.client, file);
+    } catch (error) {
+      if (!(error instanceof PbxError) && !(error instanceof AmiActionError)) throw error;
+      if (planFor) fileProblem = describeFailure(error, this.target, `reading ${file}`).message;
+    }
     const refs = new Map<string, SectionRef>();
     const notes: string[] = [];
     for (const name of names) {
@@ -236,7 +244,13 @@ export class PjsipPbx extends AmiPbx {
       wanted.set(name, values);
       changes.push({ ref, type: "registration", values });
     }
-    const plan = planChanges(file, changes);
+    let plan: ChangePlan = { actions: [], summary: [] };
+    try {
+      plan = planChanges(file, changes);
+    } catch (error) {
+      if (!(error instanceof PbxError)) throw error;
+      fileProblem = error.message;
+    }
     const changedNames = new Set(plan.actions.map((a) => names.find((n) => n.toLowerCase() === a.section.toLowerCase()) ?? a.section));
 
     // Watch every trunk Asterisk knows before anything can make it re-register.
@@ -252,7 +266,6 @@ export class PjsipPbx extends AmiPbx {
     try {
       let reloadedAt: number | undefined;
       let fileChanged = false;
-      let fileProblem: string | undefined;
       if (plan.actions.length) {
         try {
           await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
