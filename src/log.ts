@@ -1,7 +1,8 @@
 // The process logger: JSON lines on stdout for journald, a readable form on a terminal, and
 // secrets censored by path wherever they sit in a logged object.
+import { createRequire } from "node:module";
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import { REDACTED, SECRET_KEYS } from "./config/secrets.js";
 
 export type { Logger };
@@ -31,6 +32,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   const readable = options.pretty ?? process.stdout.isTTY === true;
   if (readable) {
+    // Loaded only for a terminal: the daemon under systemd logs JSON and need not carry it.
+    const pretty = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
     return pino(base, pretty({ sync: true, colorize: options.destination === undefined, destination: options.destination ?? 1, ignore: "pid,hostname,name" }));
   }
   return options.destination ? pino(base, options.destination) : pino(base);

@@ -4,9 +4,7 @@ import { DEFAULT_CONFIG_PATH } from "../config/load.js";
 import { checkConfig } from "./commands/check-config.js";
 import { loadConfigForCommand } from "./commands/load.js";
 import { notBuiltYet } from "./commands/not-built.js";
-import { runDaemon } from "./commands/run.js";
 import { showStatus } from "./commands/status.js";
-import { testNotify } from "./commands/test-notify.js";
 import { pinLink, unpin } from "./commands/use.js";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -33,7 +31,11 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
       .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH));
   const done = async (code: ExitCodeValue | Promise<ExitCodeValue>) => setExit(await code);
 
-  command("run", "run the daemon: monitor the links and fail over (systemd runs this)").action((o: CommonOptions) => done(runDaemon(o.config, io)));
+  // The daemon and the alert channels are loaded only by the commands that use them: a resident
+  // daemon's memory should not pay for every command, nor `wanctl status` for the daemon.
+  command("run", "run the daemon: monitor the links and fail over (systemd runs this)").action(async (o: CommonOptions) =>
+    done((await import("./commands/run.js")).runDaemon(o.config, io)),
+  );
   command("check-config", "validate the config file and summarise what it manages").action((o: CommonOptions) => done(checkConfig(o.config, io)));
   command("status", "show each link's state, the active link and why")
     .option("--json", "print the status as JSON")
@@ -44,9 +46,10 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
   command("auto", "let wanctl choose the link again").action((o: CommonOptions) => done(unpin(loadConfigForCommand(o.config, io).config, io)));
   command("test", "run a failover drill that proves every step")
     .option("--notify", "only send a test alert through every channel and report each outcome")
-    .action((o: CommonOptions & { notify?: boolean }) => {
+    .action(async (o: CommonOptions & { notify?: boolean }) => {
       const { config } = loadConfigForCommand(o.config, io);
-      return o.notify ? done(testNotify(config, io)) : notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
+      if (!o.notify) notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
+      return done(import("./commands/test-notify.js").then((m) => m.testNotify(config, io)));
     });
   return program;
 }

@@ -1,6 +1,5 @@
 // Alerts by email over SMTP (nodemailer). A fresh connection per message: alerts are rare, and
 // each may have to leave from a different source address (the link that works right now).
-import nodemailer from "nodemailer";
 import type { ConnectionOptions } from "node:tls";
 import { describeNetworkCode, NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
 import { renderEmail, type RenderOptions } from "./render.js";
@@ -37,6 +36,8 @@ export function emailNotifier(options: EmailOptions): Notifier {
     channel: "email",
     async send(message: Message, context: SendContext): Promise<void> {
       const content = renderEmail(message, render);
+      // Loaded at the first alert, not at start: the resident daemon stays small until it mails.
+      const { default: nodemailer } = await import("nodemailer");
       const transport = nodemailer.createTransport({
         host: options.host,
         port: options.port,
