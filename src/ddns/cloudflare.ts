@@ -30,7 +30,9 @@ const PERMANENT_CODES = new Set([6003, 6111, 9103, 9106, 9109, 10000, 10001]);
 
 export function createCloudflareProvider(config: CloudflareConfig, ctx: ProviderContext): DnsProvider {
   const api = config.apiUrl.replace(/\/+$/, "");
-  const zones = new Map<string, string>(); // zone name → id, for the life of the provider
+  // Zone ids for the life of the provider: by zone name, and by record name (no walk next time).
+  const zones = new Map<string, string>();
+  const names = new Map<string, string>();
 
   async function call<T>(method: string, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
     const token = readSecret(config.token, `dns.providers[${config.id}].token`, ctx.env);
@@ -75,14 +77,20 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
   /** The zone that holds `name`: the longest suffix Cloudflare knows (at least two labels). */
   async function zoneOf(name: string, signal: AbortSignal): Promise<string> {
     const labels = normalizeName(name).split(".");
+    const known = names.get(normalizeName(name));
+    if (known) return known;
     for (let i = 0; i <= labels.length - 2; i++) {
       const suffix = labels.slice(i).join(".");
       const cached = zones.get(suffix);
-      if (cached) return cached;
+      if (cached) {
+        names.set(normalizeName(name), cached);
+        return cached;
+      }
       const found = await call<{ id: string; name: string }[]>("GET", `/zones?name=${encodeURIComponent(suffix)}`, signal);
       const zone = found?.find((z) => normalizeName(z.name) === suffix);
       if (zone) {
         zones.set(suffix, zone.id);
+        names.set(normalizeName(name), zone.id);
         return zone.id;
       }
     }
