@@ -125,5 +125,35 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
     const contacts = await locationUntil(itsp, (cs) => cs.length === 1 && fromAddress(cs[0]!, WAN1), `only a contact from ${WAN1}`);
     expect(contacts[0]!.expiresIn).toBeGreaterThan(SHORT);
   });
+
+  test("without the conntrack flush the trunk cannot register (stale SNAT, BCP 38): a clear failure, and a retry after the flush succeeds", async () => {
+    const impatient = createPbx(
+      asterisk.parse({
+        ami: { host: "127.0.0.1", port: sim.amiPort, username: AMI_USER, secret: "see-options", timeoutMs: 5000 },
+        pjsip: { transports: ["transport-udp"] },
+        registerTimeoutMs: 3000,
+      }),
+      { secret: AMI_SECRET },
+    );
+    try {
+      await lab.setDefaultRoute("wan2"); // and no conntrack -D: the SIP flow keeps wan1's mapping
+      const seen = itsp.requests().length;
+      expect((await impatient.setExternalAddress(WAN2)).ok).toBe(true);
+      const stuck = await impatient.registerTrunks({ shortExpirySeconds: SHORT });
+      expect(stuck.ok).toBe(false);
+      expect(stuck.error?.kind).toBe("register");
+      expect(stuck.detail).toMatch(/itsp not Registered within 3000 ms/);
+      expect(itsp.requests().slice(seen)).toEqual([]); // isp2 dropped them all as spoofed
+      const originals = stuck.data!.saved;
+
+      await switchTo(lab, "wan2"); // the route step's flush, late
+      const retried = await impatient.registerTrunks({ shortExpirySeconds: SHORT, keepOriginals: originals });
+      expect(retried.ok, retried.detail).toBe(true);
+      expect(retried.data?.saved).toEqual(originals);
+      await locationUntil(itsp, (cs) => cs.length === 1 && fromAddress(cs[0]!, WAN2), `only a contact from ${WAN2}`);
+    } finally {
+      await impatient.close();
+    }
+  });
 });
 
