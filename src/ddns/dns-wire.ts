@@ -326,10 +326,24 @@ export function parseTsigRdata(msg: Buffer, rr: ResourceRecord): TsigRecord {
   };
 }
 
-/** Signs `message` (no TSIG in it yet): returns the message with its TSIG record, and the MAC. */
-export function signTsig(message: Buffer, key: TsigKey, nowSeconds: number, fudge = 300): { signed: Buffer; mac: Buffer } {
-  const base = { algorithm: ALGORITHM_NAMES[key.algorithm], timeSigned: Math.floor(nowSeconds), fudge, error: 0, other: Buffer.alloc(0) };
-  const mac = createHmac(HASHES[key.algorithm], key.secret).update(message).update(tsigVariables(key.name, base)).digest();
+/**
+ * Signs `message` (no TSIG in it yet): returns the message with its TSIG record, and the MAC. A
+ * response is signed over the request's MAC first (`requestMac`); `error` is the TSIG error field.
+ */
+export function signTsig(
+  message: Buffer,
+  key: TsigKey,
+  nowSeconds: number,
+  options: { fudge?: number; requestMac?: Buffer; error?: number } = {},
+): { signed: Buffer; mac: Buffer } {
+  const base = { algorithm: ALGORITHM_NAMES[key.algorithm], timeSigned: Math.floor(nowSeconds), fudge: options.fudge ?? 300, error: options.error ?? 0, other: Buffer.alloc(0) };
+  const hmac = createHmac(HASHES[key.algorithm], key.secret);
+  if (options.requestMac) {
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(options.requestMac.length, 0);
+    hmac.update(len).update(options.requestMac);
+  }
+  const mac = hmac.update(message).update(tsigVariables(key.name, base)).digest();
   const rr = encodeRecord({ name: normalizeName(key.name), type: TYPE.TSIG, class: CLASS.ANY, ttl: 0, rdata: tsigRdata({ ...base, mac, originalId: message.readUInt16BE(0) }) });
   const signed = Buffer.concat([message, rr]);
   signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
@@ -341,11 +355,12 @@ export type TsigCheck =
   | { readonly ok: false; readonly reason: "unsigned" | "wrong key" | "bad MAC" | "tsig error"; readonly error?: number; readonly detail: string };
 
 /**
- * Checks the TSIG of a response to a request whose MAC was `requestMac` (RFC 8945 §5.3): the last
+ * Checks the TSIG of a response to a request whose MAC was `requestMac` (RFC 8945 §5.3; null
+ * checks a request, as a server does): the last
  * additional record must be a TSIG with our key's name and a MAC over the request MAC, the response
  * without its TSIG (original id, ARCOUNT less one) and the TSIG variables.
  */
-export function verifyTsig(response: Buffer, decoded: DnsMessage, key: TsigKey, requestMac: Buffer): TsigCheck & { tsig?: TsigRecord } {
+export function verifyTsig(response: Buffer, decoded: DnsMessage, key: TsigKey, requestMac: Buffer | null): TsigCheck & { tsig?: TsigRecord } {
   const rr = decoded.additional.at(-1);
   if (!rr || rr.type !== TYPE.TSIG) return { ok: false, reason: "unsigned", detail: "the response carries no TSIG" };
   const t = parseTsigRdata(response, rr);
@@ -356,9 +371,13 @@ export function verifyTsig(response: Buffer, decoded: DnsMessage, key: TsigKey, 
   const stripped = Buffer.from(response.subarray(0, rr.offset));
   stripped.writeUInt16BE(t.originalId, 0);
   stripped.writeUInt16BE(decoded.additional.length - 1, 10);
-  const macLen = Buffer.alloc(2);
-  macLen.writeUInt16BE(requestMac.length, 0);
-  const expected = createHmac(HASHES[key.algorithm], key.secret).update(macLen).update(requestMac).update(stripped).update(tsigVariables(rr.name, t)).digest();
+  const hmac = createHmac(HASHES[key.algorithm], key.secret);
+  if (requestMac) {
+    const macLen = Buffer.alloc(2);
+    macLen.writeUInt16BE(requestMac.length, 0);
+    hmac.update(macLen).update(requestMac);
+  }
+  const expected = hmac.update(stripped).update(tsigVariables(rr.name, t)).digest();
   if (expected.length !== t.mac.length || !timingSafeEqual(expected, t.mac)) return { ok: false, reason: "bad MAC", detail: "the response's TSIG MAC does not verify", tsig: t };
   return { ok: true, tsig: t };
 }

@@ -83,7 +83,10 @@ export function httpFetch(req: HttpRequest): Promise<HttpResponse> {
         reject(error);
       } else resolve(response!);
     };
-    const onAbort = (): void => done(new HttpError(`${where}: aborted`, "aborted"), undefined);
+    const onAbort = (): void => {
+      const timedOut = (req.signal?.reason as { name?: string } | undefined)?.name === "TimeoutError";
+      done(timedOut ? new HttpError(`${where}: the caller's deadline passed`, "timeout") : new HttpError(`${where}: aborted`, "aborted"));
+    };
     const timer = setTimeout(() => done(new HttpError(`${where}: no answer within ${req.timeoutMs} ms`, "timeout")), req.timeoutMs);
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener("abort", onAbort, { once: true });

@@ -57,8 +57,10 @@ export interface UpdateOptions {
   readonly retryStopped?: boolean;
   /** The active link's source address: provider requests and DNS queries are bound to it. */
   readonly sourceAddress?: string;
-  /** One provider call's deadline. Default 10 s. */
+  /** One request's deadline (an HTTP request, a DNS exchange). Default 10 s. */
   readonly requestTimeoutMs?: number;
+  /** One record's whole provider call (Cloudflare makes up to four requests). Default 3 × requestTimeoutMs. */
+  readonly updateTimeoutMs?: number;
   /** The "does it hold the address already?" look-up's deadline. Default 3 s. */
   readonly checkTimeoutMs?: number;
   /** "wait" (default): results come after verification; "background": at once, verification reported to onVerified; "skip". */
@@ -69,6 +71,8 @@ export interface UpdateOptions {
   readonly verifyIntervalMs?: number;
   /** Resolvers for finding a zone's authoritative servers; default the system's. */
   readonly resolvers?: readonly string[];
+  /** Port of the authoritative servers found through NS records. Default 53 (tests use others). */
+  readonly dnsPort?: number;
   /** Default `wanctl/<version>`. */
   readonly userAgent?: string;
   /** Wall clock (ms since the epoch), for back-off, time stamps, TSIG. */
@@ -178,7 +182,7 @@ async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: C
     ...(ctx.opts.resolvers ? { resolvers: ctx.opts.resolvers } : {}),
     ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}),
   });
-  const r = await queryA(servers[0]!, record.name, { timeoutMs, signal, ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}) });
+  const r = await queryA(servers[0]!, record.name, { port: ctx.opts.dnsPort ?? 53, timeoutMs, signal, ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}) });
   return r.addresses[0] ?? null;
 }
 
@@ -227,7 +231,7 @@ export async function verifyRecord(
         ...(ctx.opts.resolvers ? { resolvers: ctx.opts.resolvers } : {}),
         ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}),
       });
-      servers = found.servers.map((server) => ({ server, port: 53 }));
+      servers = found.servers.map((server) => ({ server, port: ctx.opts.dnsPort ?? 53 }));
     }
   } catch (err) {
     return { verified: false, detail: `not verified: ${(err as Error).message}` };
@@ -343,7 +347,7 @@ async function runRecord(
 
   const sentAt = performance.now();
   try {
-    const signal = abortAfter(ctx.opts.requestTimeoutMs ?? 10_000, ctx.opts.signal);
+    const signal = abortAfter(ctx.opts.updateTimeoutMs ?? 3 * (ctx.opts.requestTimeoutMs ?? 10_000), ctx.opts.signal);
     const out = await provider.update(record, address, signal);
     const next: RecordState = { ...st, address, confirmedAt: iso(ctx.now()), failures: 0, retryAt: null, stopped: null };
     if (!out.changed) return finish({ ok: true, changed: false, outcome: "unchanged", detail: `${out.detail}${note}` }, next);
