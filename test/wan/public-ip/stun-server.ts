@@ -32,13 +32,19 @@ export interface FakeStunServer {
   close(): Promise<void>;
 }
 
-export async function startStunServer(b: StunServerBehaviour = {}, host = "127.0.0.1"): Promise<FakeStunServer> {
+export async function startStunServer(
+  b: StunServerBehaviour = {},
+  host = "127.0.0.1",
+  port = 0,
+  onRequest?: (from: RemoteInfo) => void,
+): Promise<FakeStunServer> {
   const socket = createSocket("udp4");
   const requests: FakeStunServer["requests"] = [];
   socket.on("message", (msg, from) => {
     const m = decodeMessage(msg);
     if (!m || m.type !== BINDING_REQUEST) return;
     requests.push({ from, transactionId: m.transactionId, fingerprintOk: checkFingerprint(msg, m) });
+    onRequest?.(from);
     if (b.silent || requests.length <= (b.dropFirst ?? 0)) return;
     const send = (out: Buffer): void => void socket.send(out, from.port, from.address);
     if (b.noiseFirst) {
@@ -50,7 +56,7 @@ export async function startStunServer(b: StunServerBehaviour = {}, host = "127.0
     const mapped = b.mapped ?? { address: from.address, port: from.port };
     send(encodeBindingSuccess(m.transactionId, mapped, b.plainOnly ? { plainMapped: true, xorMapped: false } : { software: "fake-stun" }));
   });
-  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
+  await new Promise<void>((resolve) => socket.bind(port, host, resolve));
   return {
     port: socket.address().port,
     requests,
