@@ -9,13 +9,18 @@ import { alertFromReport, allDownAlert, linkFigures, type AlertSink } from "./al
 import { decide, type Decision, type DeciderPolicy } from "./decider.js";
 import { LinkMonitor } from "./link-monitor.js";
 import { readPin } from "./pin.js";
-import { switchSteps } from "./failover-steps.js";
-import { runPipeline } from "./pipeline.js";
 import type { FailoverReport } from "./report.js";
+import { Switcher, type SwitchAdaptersWithoutState } from "./switcher.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
 
 export interface DaemonDeps {
   route: RouteBackend;
+  /** What a switch does after the route (public IP, DNS, Asterisk); the route alone without it. */
+  steps?: Omit<SwitchAdaptersWithoutState, "route">;
+  /** Calls up now (for call-aware failback); null when unknown. */
+  activeCalls?: () => Promise<number | null>;
+  /** Releases what the adapters hold (the AMI connection), at stop. */
+  close?: () => Promise<void>;
   makeProbes: (link: LinkBinding) => Probe[];
   logger: Logger;
   /** Where alerts go; none when no channel is configured. */
@@ -28,6 +33,7 @@ const PREPARE_RETRY_MS = 5_000;
 /** After a failed switch, the same switch is not tried again before this long. */
 const SWITCH_RETRY_MS = 5_000;
 const STATUS_EVERY_MS = 1_000;
+const CALLS_EVERY_MS = 5_000;
 
 export function healthParams(config: Config): HealthParams {
   const { quorum, downAfter, upAfter, windowRounds, quality } = config.monitor;
@@ -57,6 +63,9 @@ export class Daemon {
   private switches = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private allDown = false;
+  private readonly switcher: Switcher;
+  private activeCalls: number | null = 0;
+  private callsTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: string;
 
   constructor(
@@ -67,6 +76,19 @@ export class Daemon {
     this.params = healthParams(config);
     this.policy = deciderPolicy(config);
     this.startedAt = new Date(this.now()).toISOString();
+    const primaryLink = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
+    this.switcher = new Switcher({
+      stateDir: config.stateDir,
+      primaryLink,
+      adapters: { route: deps.route, publicAddress: async () => Promise.reject(new Error("no public address source")), ...deps.steps },
+      logger: deps.logger,
+      now: this.now,
+      onRepair: (report) => {
+        this.lastReport = report;
+        if (!report.ok) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
+        this.writeStatus();
+      },
+    });
   }
 
   get activeLink(): string | null {
@@ -78,6 +100,8 @@ export class Daemon {
     // The system says which link is active: a restart never flips anything by itself.
     this.active = (await route.activeLink()) ?? null;
     logger.info({ active: this.active }, this.active ? `default route is on ${this.active}` : "no configured link carries the default route");
+    this.switcher.resume(this.active);
+    if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) this.pollCalls();
     for (const link of this.config.links) {
       this.health.set(link.name, createLinkHealth(link.name, this.now()));
       const monitor = new LinkMonitor({
@@ -96,7 +120,10 @@ export class Daemon {
 
   async stop(): Promise<void> {
     clearInterval(this.statusTimer);
+    clearTimeout(this.callsTimer);
     await Promise.all(this.monitors.map((m) => m.stop()));
+    await this.switcher.stop();
+    await this.deps.close?.();
     await this.deps.alerts?.stop();
     this.writeStatus();
   }
@@ -153,7 +180,7 @@ export class Daemon {
       active: this.active,
       pin: readPin(this.config.stateDir).pin,
       policy: this.policy,
-      activeCalls: 0,
+      activeCalls: this.config.failover.waitForIdleCalls ? this.activeCalls : 0,
       now,
     });
     if (decision.reason !== this.decision?.reason) this.deps.logger.debug({ decision }, decision.reason);
@@ -163,32 +190,33 @@ export class Daemon {
     void this.runSwitch(decision);
   }
 
+  /** Counts calls every few seconds for call-aware failback; unknown (null) counts as busy. */
+  private pollCalls(): void {
+    const poll = async () => {
+      try {
+        this.activeCalls = (await this.deps.activeCalls?.()) ?? null;
+      } catch {
+        this.activeCalls = null;
+      }
+      this.callsTimer = setTimeout(() => void poll(), CALLS_EVERY_MS);
+    };
+    void poll();
+  }
+
   private async runSwitch(decision: Extract<Decision, { action: "switch" }>): Promise<void> {
     this.switching = true;
-    const started = this.now();
-    const { logger, route } = this.deps;
+    const { logger } = this.deps;
     logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
-    const steps = await runPipeline(switchSteps({ route }), { from: decision.from, to: decision.to, kind: decision.kind });
-    const routeStep = steps.find((step) => step.step === "route");
-    if (routeStep?.ok) {
+    const report = await this.switcher.switchTo(decision.to, decision.from, decision.kind, decision.reason);
+    if (report.steps.find((step) => step.step === "route")?.ok) {
       this.active = decision.to;
       this.switches++;
       this.failedSwitch = undefined;
     } else {
       this.failedSwitch = { to: decision.to, at: this.now() };
     }
-    const report: FailoverReport = {
-      kind: decision.kind,
-      from: decision.from,
-      to: decision.to,
-      reason: decision.reason,
-      startedAt: new Date(started).toISOString(),
-      durationMs: this.now() - started,
-      ok: steps.every((s) => s.ok),
-      steps,
-    };
     this.lastReport = report;
-    this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), started));
+    this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
     this.switching = false;
     this.writeStatus();

@@ -1,5 +1,8 @@
-// The steps of a switch, in the order of DESIGN.md: route, then what the new link's public
-// address feeds (DNS, Asterisk, trunks). Each is an adapter call with a time limit.
+// The steps of a switch, in the order of DESIGN.md: the route; then, through the new link, its
+// public address; then what that address feeds: DNS, Asterisk's external address, the trunks.
+// Each is an adapter call with a time limit; each failure skips only what needs it.
+import type { Pbx, SavedTrunkSettings } from "../asterisk/pbx/index.js";
+import { unwrap } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import type { SwitchKind } from "./decider.js";
 import type { PipelineStep } from "./pipeline.js";
@@ -8,22 +11,51 @@ export interface SwitchContext {
   from: string | null;
   to: string;
   kind: SwitchKind;
-  /** Stale SIP/RTP flows deleted by the route step. */
+  /** The office's preferred link: on it, the trunks get their own expiry back. */
+  toIsPrimary: boolean;
   conntrackDeleted?: number;
+  publicAddress?: string;
+}
+
+export interface PbxSteps {
+  pbx: Pbx;
+  shortExpirySeconds: number;
+  /** Time limits: the adapter makes several AMI round trips and waits for registrations. */
+  addressTimeoutMs: number;
+  trunksTimeoutMs: number;
+  /** The trunk settings to put back on the primary link (persisted by the daemon). */
+  savedTrunks(): SavedTrunkSettings | undefined;
+  setSavedTrunks(saved: SavedTrunkSettings | undefined): void;
 }
 
 export interface SwitchAdapters {
   route: RouteBackend;
+  /** The link's public address, learned through the link; throws when it cannot be learned. */
+  publicAddress(link: string): Promise<{ address: string; detail: string }>;
+  /** Points every DNS record at the address, through `link`; throws when a record failed (the message says which). */
+  updateDns?: (address: string, link: string) => Promise<string>;
+  pbx?: PbxSteps;
 }
 
+const PUBLIC_IP_TIMEOUT_MS = 10_000;
+const DNS_TIMEOUT_MS = 30_000;
 export const ROUTE_STEP_TIMEOUT_MS = 15_000;
 
-export function switchSteps(adapters: SwitchAdapters): PipelineStep<SwitchContext>[] {
-  return [
+/**
+ * The steps for a switch. With `routeDone`, the route is only checked (a repair of the later
+ * steps must not move the office).
+ */
+export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boolean } = {}): PipelineStep<SwitchContext>[] {
+  const steps: PipelineStep<SwitchContext>[] = [
     {
       name: "route",
       timeoutMs: ROUTE_STEP_TIMEOUT_MS,
       async run(context) {
+        if (options.routeDone) {
+          const active = await adapters.route.activeLink();
+          if (active !== context.to) throw new Error(`the default route is no longer via ${context.to} (now ${active ?? "none"})`);
+          return `default route still via ${context.to}`;
+        }
         const result = await adapters.route.activate(context.to);
         context.conntrackDeleted = result.conntrackDeleted;
         const n = result.conntrackDeleted;
@@ -31,4 +63,66 @@ export function switchSteps(adapters: SwitchAdapters): PipelineStep<SwitchContex
       },
     },
   ];
+  const { updateDns, pbx } = adapters;
+  // The public address is learned only for what uses it.
+  if (updateDns || pbx) {
+    steps.push({
+      name: "public-ip",
+      needs: ["route"],
+      timeoutMs: PUBLIC_IP_TIMEOUT_MS,
+      async run(context) {
+        const learned = await adapters.publicAddress(context.to);
+        context.publicAddress = learned.address;
+        return learned.detail;
+      },
+    });
+  }
+  if (updateDns) {
+    steps.push({ name: "dns", needs: ["public-ip"], timeoutMs: DNS_TIMEOUT_MS, run: (context) => updateDns(context.publicAddress!, context.to) });
+  }
+  if (pbx) {
+    steps.push(
+      {
+        name: "asterisk",
+        needs: ["public-ip"],
+        timeoutMs: pbx.addressTimeoutMs,
+        run: async (context) => unwrap(await pbx.pbx.setExternalAddress(context.publicAddress!)),
+      },
+      {
+        name: "trunks",
+        needs: ["asterisk"],
+        timeoutMs: pbx.trunksTimeoutMs,
+        run: (context) => (context.toIsPrimary ? restoreTrunks(pbx) : shortenTrunks(pbx)),
+      },
+    );
+  }
+  return steps;
+}
+
+/** On a backup link: register at once with a short expiry, remembering the originals. */
+async function shortenTrunks(steps: PbxSteps): Promise<string> {
+  const saved = steps.savedTrunks();
+  const result = await steps.pbx.registerTrunks({ shortExpirySeconds: steps.shortExpirySeconds, ...(saved ? { keepOriginals: saved } : {}) });
+  // Saved even on failure: the file may already hold the short values.
+  if (result.data) steps.setSavedTrunks(result.data.saved);
+  return unwrap(result);
+}
+
+/** Back on the primary link: the original expiry returns (or, with none saved, register again as is). */
+async function restoreTrunks(steps: PbxSteps): Promise<string> {
+  const saved = steps.savedTrunks();
+  if (!saved) return unwrap(await steps.pbx.registerTrunks());
+  const result = await steps.pbx.restoreTrunks(saved);
+  if (result.ok) steps.setSavedTrunks(undefined);
+  return unwrap(result);
+}
+
+/** The steps to run again after `failed` ones: those and everything they need. */
+export function stepsToRepeat(steps: readonly PipelineStep<SwitchContext>[], failed: readonly string[]): string[] {
+  const wanted = new Set(failed);
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i]!;
+    if (wanted.has(step.name)) for (const need of step.needs ?? []) wanted.add(need);
+  }
+  return steps.filter((s) => wanted.has(s.name)).map((s) => s.name);
 }

@@ -1,13 +1,7 @@
 // `wanctl run`: the daemon, until SIGTERM/SIGINT (systemd stops it with SIGTERM).
-import type { Config } from "../../config/schema/index.js";
-import type { AlertSink } from "../../daemon/alerts.js";
+import { composeDaemon } from "../../daemon/compose.js";
 import { Daemon } from "../../daemon/daemon.js";
-import { Dispatcher, notifiersFromConfig } from "../../notify/index.js";
 import { createLogger } from "../../log.js";
-import { createProbes } from "../../wan/probes/index.js";
-import { LinuxRouteBackend } from "../../wan/route/linux.js";
-import { commandRunner } from "../../system/command.js";
-import type { Logger } from "../../log.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadConfigForCommand } from "./load.js";
@@ -16,21 +10,7 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
   const { config, warnings } = loadConfigForCommand(file, io);
   const logger = createLogger({ level: config.log.level });
   for (const warning of warnings) logger.warn(warning);
-  const route = new LinuxRouteBackend({
-    links: config.links,
-    run: commandRunner(),
-    flushConntrack: config.route.flushConntrack,
-    sipPorts: config.route.sipPorts,
-    rtpPorts: config.route.rtpPorts,
-  });
-  const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
-  const alerts = openAlerts(config, logger);
-  const daemon = new Daemon(config, {
-    route,
-    logger,
-    ...(alerts ? { alerts } : {}),
-    makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
-  });
+  const daemon = new Daemon(config, composeDaemon(config, logger));
   try {
     await daemon.start();
   } catch (error) {
@@ -46,21 +26,4 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
   logger.info({ signal }, `stopping (${signal})`);
   await daemon.stop();
   return ExitCode.ok;
-}
-
-/**
- * The alert outbox, when a channel is configured. Alerts follow the default route, which the
- * failover has just moved onto the link that works.
- */
-function openAlerts(config: Config, logger: Logger): AlertSink | undefined {
-  const { notifiers, secrets } = notifiersFromConfig(config.alerts);
-  if (notifiers.length === 0) return undefined;
-  return Dispatcher.open({
-    stateDir: config.stateDir,
-    notifiers,
-    secrets,
-    coalesceSeconds: config.alerts.coalesceSeconds,
-    maxPerHour: config.alerts.maxPerHour,
-    log: logger,
-  });
 }

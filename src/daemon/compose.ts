@@ -1,0 +1,79 @@
+// The composition root: the real adapters for a config (iproute2, ping and sockets, AMI, DNS
+// providers, mail and webhooks), handed to the daemon. Nothing else builds them.
+import { createPbx } from "../asterisk/pbx/index.js";
+import type { Config } from "../config/schema/index.js";
+import type { Logger } from "../log.js";
+import { Dispatcher, notifiersFromConfig } from "../notify/index.js";
+import { commandRunner } from "../system/command.js";
+import { createProbes } from "../wan/probes/index.js";
+import { learnPublicIp } from "../wan/public-ip/index.js";
+import { LinuxRouteBackend } from "../wan/route/linux.js";
+import type { AlertSink } from "./alerts.js";
+import type { DaemonDeps } from "./daemon.js";
+import { dnsStep } from "./dns-step.js";
+
+/** Several AMI round trips (GetConfig, UpdateConfig, Reload, read back) each bounded by ami.timeoutMs. */
+const AMI_ROUND_TRIPS = 6;
+
+export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
+  const route = new LinuxRouteBackend({
+    links: config.links,
+    run: commandRunner(),
+    flushConntrack: config.route.flushConntrack,
+    sipPorts: config.route.sipPorts,
+    rtpPorts: config.route.rtpPorts,
+  });
+  const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
+
+  const publicAddress = async (name: string) => {
+    const link = config.links.find((l) => l.name === name)!;
+    const sourceAddress = await route.sourceAddress(link);
+    const learned = await learnPublicIp(link, { name, interface: link.interface, sourceAddress });
+    if (!learned.ok || !learned.address) throw new Error(learned.detail);
+    return { address: learned.address, detail: `${learned.address} (${learned.detail})` };
+  };
+
+  const asterisk = config.asterisk;
+  const pbx = asterisk ? createPbx(asterisk, { logger }) : undefined;
+  const alerts = openAlerts(config, logger);
+  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger) : undefined;
+
+  return {
+    route,
+    logger,
+    makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
+    ...(alerts ? { alerts } : {}),
+    ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
+    steps: {
+      publicAddress,
+      ...(updateDns ? { updateDns } : {}),
+      ...(pbx && asterisk
+        ? {
+            pbx: {
+              pbx,
+              shortExpirySeconds: asterisk.shortExpirySeconds,
+              addressTimeoutMs: AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
+              trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+/**
+ * The alert outbox, when a channel is configured. Alerts follow the default route, which the
+ * failover has just moved onto the link that works.
+ */
+function openAlerts(config: Config, logger: Logger): AlertSink | undefined {
+  const { notifiers, secrets } = notifiersFromConfig(config.alerts);
+  if (notifiers.length === 0) return undefined;
+  return Dispatcher.open({
+    stateDir: config.stateDir,
+    notifiers,
+    secrets,
+    coalesceSeconds: config.alerts.coalesceSeconds,
+    maxPerHour: config.alerts.maxPerHour,
+    log: logger,
+  });
+}

@@ -1,0 +1,114 @@
+// The whole point of wanctl, end to end: the real `wanctl run` in the lab's office, the PBX
+// simulator behind the office's NAT, Kamailio as the ITSP. A cut of wan1 must leave the trunk
+// registered through wan2 with the short expiry and Asterisk advertising wan2's public address; the
+// way back must restore both. Assertions are about what arrived where, never about time.
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
+import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harness.js";
+import { LINK_PLAN, type LabProcess } from "../lab/index.js";
+import { startDaemon, waitForStatus } from "../lab/daemon-harness.js";
+import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
+import { describeLab, useLab } from "../lab/vitest.js";
+import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
+
+const WAN1 = LINK_PLAN.wan1.publicAddress;
+const WAN2 = LINK_PLAN.wan2.publicAddress;
+const SHORT = 120;
+
+async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => boolean = () => true): Promise<ItspContact> {
+  let last: ItspContact[] = [];
+  for (let i = 0; i < 100; i++) {
+    last = await itsp.contacts();
+    const found = last.find((c) => c.received === `sip:${ip}:5060` && check(c));
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
+}
+
+describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)", () => {
+  const lab = useLab();
+  let itsp: Itsp;
+  let sim: LabSim;
+  let daemon: LabProcess;
+  let dir = "";
+  let stateDir = "";
+  let configFile = "";
+
+  beforeAll(async () => {
+    itsp = await startItsp(lab);
+    const files = fixtureConfigFiles();
+    delete files["sip.conf"];
+    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    await contactFrom(itsp, WAN1);
+    const config = labConfig("");
+    config.failover = { holdDownSeconds: 3 };
+    config.asterisk = {
+      ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET },
+      pjsip: { transports: ["transport-udp"] },
+      shortExpirySeconds: SHORT,
+    };
+    ({ file: configFile, dir } = writeLabConfig(config));
+    stateDir = join(dir, "state");
+    daemon = startDaemon(lab, configFile);
+    await waitForStatus(stateDir, "both links up on wan1", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    await sim?.stop();
+    await itsp?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("failover: the trunk registers through wan2 at once, short expiry, wan2's address in Asterisk", async () => {
+    await lab.cut("wan1");
+    const status = await waitForStatus(stateDir, "failover report", (s) => s.active === "wan2" && s.lastSwitch?.to === "wan2", 30_000, daemon);
+    const steps = Object.fromEntries(status.lastSwitch!.steps.map((s) => [s.step, s]));
+    expect(Object.keys(steps)).toEqual(["route", "public-ip", "asterisk", "trunks"]);
+    expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
+    expect(steps["public-ip"]!.detail).toContain(WAN2);
+    const contact = await contactFrom(itsp, WAN2);
+    expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
+    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
+    const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
+    expect(state.savedTrunks.registrations.itsp.expiration).toBe("3600");
+    for (const step of status.lastSwitch!.steps) console.log(`failover step ${step.step}: ${Math.round(step.durationMs)} ms, ${step.detail}`);
+  });
+
+  test("failback after the hold-down: wan1's address and the original expiry return", async () => {
+    await lab.heal("wan1");
+    const status = await waitForStatus(stateDir, "failback report", (s) => s.active === "wan1" && s.lastSwitch?.kind === "failback", 30_000, daemon);
+    expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
+    await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
+    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
+    expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
+    expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).savedTrunks).toBeUndefined();
+  });
+
+  test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
+    await sim.stop();
+    await lab.cut("wan1");
+    const failed = await waitForStatus(stateDir, "failover with AMI down", (s) => s.active === "wan2" && s.lastSwitch?.to === "wan2", 60_000, daemon);
+    const steps = Object.fromEntries(failed.lastSwitch!.steps.map((s) => [s.step, s]));
+    expect(steps.route!.ok).toBe(true);
+    expect(steps["public-ip"]!.ok).toBe(true);
+    expect(steps.asterisk).toMatchObject({ ok: false });
+    expect(steps.asterisk!.detail).toMatch(/192\.168\.50\.10:5038/);
+    expect(steps.asterisk!.detail).not.toContain(AMI_SECRET);
+    expect(steps.trunks).toMatchObject({ ok: false, skipped: true });
+    expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toMatchObject({ link: "wan2", steps: ["asterisk", "trunks"] });
+
+    // Asterisk comes back: the retry finishes the job without moving the office.
+    const files = fixtureConfigFiles();
+    delete files["sip.conf"];
+    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    const repaired = await waitForStatus(stateDir, "repair of asterisk and trunks", (s) => s.lastSwitch?.ok === true && s.lastSwitch.to === "wan2", 60_000, daemon);
+    expect(repaired.lastSwitch!.steps.map((s) => s.step)).toEqual(["route", "public-ip", "asterisk", "trunks"]);
+    expect(repaired.active).toBe("wan2");
+    await contactFrom(itsp, WAN2);
+    expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toBeUndefined();
+  });
+});
