@@ -51,6 +51,13 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
       if (!o.notify) notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
       return done(import("./commands/test-notify.js").then((m) => m.testNotify(config, io)));
     });
+  program
+    .command("asterisk")
+    .description("Asterisk tools")
+    .command("check")
+    .description("connect to the AMI, check the privileges wanctl needs, list the transports and trunks it will manage")
+    .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
+    .action(async (o: CommonOptions) => done((await import("./commands/asterisk-check.js")).asteriskCheck(loadConfigForCommand(o.config, io).config, io)));
   return program;
 }
 
