@@ -127,25 +127,33 @@ export function createProviders(providers: readonly DnsProviderConfig[], ctx: Pr
  * SHA-256: neither they nor their own hashes are stored anywhere.
  */
 export function recordFingerprint(record: RecordConfig, provider: DnsProviderConfig | undefined, env?: NodeJS.ProcessEnv): string {
+  return fingerprintOf(record, provider, env).digest;
+}
+
+/** The fingerprint, and whether every secret could be read (`wanctl status` as a user may not). */
+function fingerprintOf(record: RecordConfig, provider: DnsProviderConfig | undefined, env?: NodeJS.ProcessEnv): { digest: string; complete: boolean } {
   const h = createHash("sha256").update("wanctl-ddns-fingerprint-v1\0");
   h.update(JSON.stringify(canonical({ record: { ...record, name: normalizeName(record.name) }, provider: redactSecrets(provider ?? null) })));
   const secrets: string[] = [];
-  collectSecrets(provider, "", secrets, env);
+  const complete = collectSecrets(provider, "", secrets, env);
   for (const s of secrets) h.update("\0").update(s);
-  return h.digest("hex");
+  return { digest: h.digest("hex"), complete };
 }
 
-function collectSecrets(value: unknown, path: string, out: string[], env?: NodeJS.ProcessEnv): void {
-  if (value === null || typeof value !== "object") return;
+function collectSecrets(value: unknown, path: string, out: string[], env?: NodeJS.ProcessEnv): boolean {
+  if (value === null || typeof value !== "object") return true;
+  let complete = true;
   for (const [key, child] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
     if ((SECRET_KEYS as readonly string[]).includes(key)) {
       try {
         out.push(`${path}.${key}=${readSecret(child as Parameters<typeof readSecret>[0], `${path}.${key}`, env)}`);
       } catch {
         out.push(`${path}.${key}=<unreadable ${JSON.stringify(child)}>`);
+        complete = false;
       }
-    } else collectSecrets(child, `${path}.${key}`, out, env);
+    } else complete = collectSecrets(child, `${path}.${key}`, out, env) && complete;
   }
+  return complete;
 }
 
 function canonical(value: unknown): unknown {
@@ -469,8 +477,9 @@ export function ddnsStatus(config: { readonly dns: DnsConfig }, stateDir: string
   const records = config.dns.records.map((record): DdnsRecordStatus => {
     const name = normalizeName(record.name);
     const st = state.records[name];
-    const fp = recordFingerprint(record, config.dns.providers.find((p) => p.id === record.provider), env);
-    const sameConfig = st !== undefined && st.fingerprint === fp && st.provider === record.provider;
+    const fp = fingerprintOf(record, config.dns.providers.find((p) => p.id === record.provider), env);
+    // Without every secret the digest cannot be compared: show the stored state as it is.
+    const sameConfig = st !== undefined && st.provider === record.provider && (st.fingerprint === fp.digest || !fp.complete);
     return {
       record: name,
       provider: record.provider,

@@ -275,3 +275,28 @@ describe("updateAllRecords", () => {
     expect(recordFingerprint({ ...rec, ttl: 120 }, prov("one"))).not.toBe(a);
   });
 });
+
+describe("ddnsStatus", () => {
+  it("shows a stop as stored when it cannot read a secret to compare configs (a user running `wanctl status`)", async () => {
+    const http2 = await startFakeDdns({ dyndns2: { username: "u", password: "right", hosts: { "office.example.com": null } } });
+    const sdir = mkdtempSync(join(tmpdir(), "wanctl-ddns-st-"));
+    try {
+      const provider = (password: string | { file: string }) => ({ id: "dyn", type: "dyndns2" as const, server: `${http2.url}/nic/update`, username: "u", password });
+      const records = [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }];
+      const secretFile = join(sdir, "pw");
+      const { writeFileSync, chmodSync } = await import("node:fs");
+      writeFileSync(secretFile, "pw-7f3a-bad\n");
+      chmodSync(secretFile, 0o600);
+      const config = { dns: { providers: [provider({ file: secretFile })], records } };
+      const [r] = await updateAllRecords(config, "203.0.113.10", { stateDir: sdir, force: true, requestTimeoutMs: 1000 });
+      expect(r).toMatchObject({ outcome: "stopped" });
+      expect(ddnsStatus(config, sdir).records[0]!.stopped).not.toBeNull();
+      rmSync(secretFile);
+      expect(ddnsStatus(config, sdir).records[0]!.stopped?.reason).toMatch(/badauth/);
+      expect(readFileSync(join(sdir, "ddns.json"), "utf8")).not.toContain("pw-7f3a");
+    } finally {
+      await http2.close();
+      rmSync(sdir, { recursive: true, force: true });
+    }
+  });
+});
