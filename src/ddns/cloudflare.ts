@@ -5,7 +5,7 @@
 import { readSecret } from "../config/secrets.js";
 import { normalizeName } from "./dns-wire.js";
 import { HttpError, httpFetch, type HttpResponse } from "./http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 
 type CloudflareConfig = Extract<DnsProviderConfig, { type: "cloudflare" }>;
@@ -34,7 +34,7 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
   const zones = new Map<string, string>();
   const names = new Map<string, string>();
 
-  async function call<T>(method: string, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
+  async function call<T>(method: string, path: string, signal: AbortSignal, source: string | undefined, body?: unknown): Promise<T> {
     const token = readSecret(config.token, `dns.providers[${config.id}].token`, ctx.env);
     let res: HttpResponse;
     try {
@@ -51,7 +51,7 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
         timeoutMs: ctx.requestTimeoutMs,
         signal,
         maxBodyBytes: 1 << 20,
-        ...(ctx.sourceAddress ? { localAddress: ctx.sourceAddress } : {}),
+        ...(source ? { localAddress: source } : {}),
       });
     } catch (err) {
       throw new DdnsError(`Cloudflare ${method} ${path.split("?")[0]}: ${(err as Error).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });
@@ -75,7 +75,7 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
   }
 
   /** The zone that holds `name`: the longest suffix Cloudflare knows (at least two labels). */
-  async function zoneOf(name: string, signal: AbortSignal): Promise<string> {
+  async function zoneOf(name: string, signal: AbortSignal, source: string | undefined): Promise<string> {
     const labels = normalizeName(name).split(".");
     const known = names.get(normalizeName(name));
     if (known) return known;
@@ -86,7 +86,7 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
         names.set(normalizeName(name), cached);
         return cached;
       }
-      const found = await call<{ id: string; name: string }[]>("GET", `/zones?name=${encodeURIComponent(suffix)}`, signal);
+      const found = await call<{ id: string; name: string }[]>("GET", `/zones?name=${encodeURIComponent(suffix)}`, signal, source);
       const zone = found?.find((z) => normalizeName(z.name) === suffix);
       if (zone) {
         zones.set(suffix, zone.id);
@@ -97,22 +97,23 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
     throw new DdnsError(`${name}: no Cloudflare zone holds it (none of its suffixes is a zone this token can see)`, "permanent", { code: "nozone" });
   }
 
-  async function findRecords(zoneId: string, name: string, signal: AbortSignal): Promise<CfRecord[]> {
+  async function findRecords(zoneId: string, name: string, signal: AbortSignal, source: string | undefined): Promise<CfRecord[]> {
     const q = `type=A&name=${encodeURIComponent(normalizeName(name))}`;
-    const found = await call<CfRecord[]>("GET", `/zones/${encodeURIComponent(zoneId)}/dns_records?${q}`, signal);
+    const found = await call<CfRecord[]>("GET", `/zones/${encodeURIComponent(zoneId)}/dns_records?${q}`, signal, source);
     return (found ?? []).filter((r) => r.type === "A" && normalizeName(r.name) === normalizeName(name));
   }
 
   return {
     id: config.id,
     type: "cloudflare",
-    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
-      const zoneId = await zoneOf(record.name, signal);
-      const existing = await findRecords(zoneId, record.name, signal);
+    async update(record: RecordConfig, address: string, signal: AbortSignal, opts: CallOptions = {}): Promise<UpdateOutcome> {
+      const source = opts.sourceAddress ?? ctx.sourceAddress;
+      const zoneId = await zoneOf(record.name, signal, source);
+      const existing = await findRecords(zoneId, record.name, signal, source);
       const first = existing[0];
       const others = existing.length > 1 ? ` (${existing.length - 1} other A record(s) of this name left as they are)` : "";
       if (!first) {
-        await call("POST", `/zones/${encodeURIComponent(zoneId)}/dns_records`, signal, {
+        await call("POST", `/zones/${encodeURIComponent(zoneId)}/dns_records`, signal, source, {
           type: "A",
           name: normalizeName(record.name),
           content: address,
@@ -124,16 +125,17 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
       if (first.content === address && first.ttl === record.ttl && first.proxied !== true) {
         return { changed: false, detail: `already A ${address} ttl ${record.ttl}${others}` };
       }
-      await call("PATCH", `/zones/${encodeURIComponent(zoneId)}/dns_records/${encodeURIComponent(first.id)}`, signal, {
+      await call("PATCH", `/zones/${encodeURIComponent(zoneId)}/dns_records/${encodeURIComponent(first.id)}`, signal, source, {
         content: address,
         ttl: record.ttl,
         proxied: false,
       });
       return { changed: true, detail: `A ${first.content} → ${address} ttl ${record.ttl}${first.proxied ? ", proxying turned off" : ""}${others}` };
     },
-    async current(record: RecordConfig, signal: AbortSignal): Promise<string | null> {
-      const zoneId = await zoneOf(record.name, signal);
-      return (await findRecords(zoneId, record.name, signal))[0]?.content ?? null;
+    async current(record: RecordConfig, signal: AbortSignal, opts: CallOptions = {}): Promise<string | null> {
+      const source = opts.sourceAddress ?? ctx.sourceAddress;
+      const zoneId = await zoneOf(record.name, signal, source);
+      return (await findRecords(zoneId, record.name, signal, source))[0]?.content ?? null;
     },
   };
 }

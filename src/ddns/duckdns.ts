@@ -4,7 +4,7 @@
 import { readSecret } from "../config/secrets.js";
 import { normalizeName } from "./dns-wire.js";
 import { HttpError, httpFetch, safeUrl } from "./http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 
 type DuckdnsConfig = Extract<DnsProviderConfig, { type: "duckdns" }>;
@@ -20,7 +20,8 @@ export function createDuckdnsProvider(config: DuckdnsConfig, ctx: ProviderContex
   return {
     id: config.id,
     type: "duckdns",
-    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
+    async update(record: RecordConfig, address: string, signal: AbortSignal, call: CallOptions = {}): Promise<UpdateOutcome> {
+      const source = call.sourceAddress ?? ctx.sourceAddress;
       const sub = duckdnsSubdomain(record.name);
       if (!sub) throw new DdnsError(`${record.name}: not a DuckDNS name (expected <name>.duckdns.org)`, "permanent", { code: "notduck" });
       const token = readSecret(config.token, `dns.providers[${config.id}].token`, ctx.env);
@@ -37,7 +38,7 @@ export function createDuckdnsProvider(config: DuckdnsConfig, ctx: ProviderContex
           timeoutMs: ctx.requestTimeoutMs,
           signal,
           maxBodyBytes: 4096,
-          ...(ctx.sourceAddress ? { localAddress: ctx.sourceAddress } : {}),
+          ...(source ? { localAddress: source } : {}),
         });
       } catch (err) {
         // The message names the URL without its query (safeUrl), so never the token.

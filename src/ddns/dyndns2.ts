@@ -3,7 +3,7 @@
 // User-Agent that names the client; the body's first word says what happened.
 import { readSecret } from "../config/secrets.js";
 import { HttpError, httpFetch, safeUrl } from "./http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 
 type Dyndns2Config = Extract<DnsProviderConfig, { type: "dyndns2" }>;
@@ -46,7 +46,8 @@ export function createDyndns2Provider(config: Dyndns2Config, ctx: ProviderContex
   return {
     id: config.id,
     type: "dyndns2",
-    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
+    async update(record: RecordConfig, address: string, signal: AbortSignal, call: CallOptions = {}): Promise<UpdateOutcome> {
+      const source = call.sourceAddress ?? ctx.sourceAddress;
       const password = readSecret(config.password, `dns.providers[${config.id}].password`, ctx.env);
       const url = new URL(config.server);
       url.searchParams.set("hostname", record.name.replace(/\.$/, ""));
@@ -60,7 +61,7 @@ export function createDyndns2Provider(config: Dyndns2Config, ctx: ProviderContex
           timeoutMs: ctx.requestTimeoutMs,
           signal,
           maxBodyBytes: 4096,
-          ...(ctx.sourceAddress ? { localAddress: ctx.sourceAddress } : {}),
+          ...(source ? { localAddress: source } : {}),
         });
       } catch (err) {
         throw new DdnsError(`${record.name}: ${(err as HttpError).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });

@@ -36,13 +36,19 @@ export interface AuthoritativeServer {
   readonly port: number;
 }
 
+/** Per call: what may differ between two calls to one provider (the active link changes). */
+export interface CallOptions {
+  /** Bind this call's sockets to this address (the active link's); overrides the context's. */
+  readonly sourceAddress?: string;
+}
+
 export interface DnsProvider {
   readonly id: string;
   readonly type: DnsProviderConfig["type"];
   /** Points `record` at `address`. Rejects with a DdnsError (anything else counts as transient). */
-  update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome>;
+  update(record: RecordConfig, address: string, signal: AbortSignal, call?: CallOptions): Promise<UpdateOutcome>;
   /** The record's address as the provider holds it now (null: no A record), when the provider can tell. */
-  current?(record: RecordConfig, signal: AbortSignal): Promise<string | null>;
+  current?(record: RecordConfig, signal: AbortSignal, call?: CallOptions): Promise<string | null>;
   /** The server to verify against when the provider knows it (RFC 2136: the primary). */
   authoritative?(record: RecordConfig): AuthoritativeServer;
 }
@@ -51,7 +57,7 @@ export interface DnsProvider {
 export interface ProviderContext {
   /** `wanctl/<version>`. */
   readonly userAgent: string;
-  /** Bind requests to this address (the active link's), when set. */
+  /** Bind requests to this address, unless a call names its own (CallOptions). */
   readonly sourceAddress?: string;
   /** One request's deadline. */
   readonly requestTimeoutMs: number;

@@ -13,7 +13,7 @@ import { randomInt } from "node:crypto";
 import { readSecret } from "../config/secrets.js";
 import { DnsExchangeError, dnsExchange, queryA } from "./dns-client.js";
 import { decodeMessage, encodeReplaceA, normalizeName, rcodeName, signTsig, TSIG_ERRORS, verifyTsig, type TsigKey } from "./dns-wire.js";
-import { DdnsError, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 
 type Rfc2136Config = Extract<DnsProviderConfig, { type: "rfc2136" }>;
@@ -34,19 +34,17 @@ export function createRfc2136Provider(config: Rfc2136Config, ctx: ProviderContex
     if (bytes.length === 0) throw new DdnsError(`TSIG key '${config.tsig.name}': the secret is not base64`, "permanent", { code: "badsecret" });
     return { name: config.tsig.name, algorithm: config.tsig.algorithm, secret: bytes };
   };
-  const exchangeOpts = (signal: AbortSignal) => ({
-    port: config.port,
-    timeoutMs: ctx.requestTimeoutMs,
-    signal,
-    ...(ctx.sourceAddress ? { sourceAddress: ctx.sourceAddress } : {}),
-  });
+  const exchangeOpts = (signal: AbortSignal, call: CallOptions) => {
+    const source = call.sourceAddress ?? ctx.sourceAddress;
+    return { port: config.port, timeoutMs: ctx.requestTimeoutMs, signal, ...(source ? { sourceAddress: source } : {}) };
+  };
 
   return {
     id: config.id,
     type: "rfc2136",
     authoritative: () => ({ server: config.server, port: config.port }),
 
-    async update(record: RecordConfig, address: string, signal: AbortSignal): Promise<UpdateOutcome> {
+    async update(record: RecordConfig, address: string, signal: AbortSignal, call: CallOptions = {}): Promise<UpdateOutcome> {
       const name = normalizeName(record.name);
       if (!inZone(name, config.zone)) {
         throw new DdnsError(`${name} is not in zone ${normalizeName(config.zone)} (provider ${config.id})`, "permanent", { code: "NOTZONE" });
@@ -56,7 +54,7 @@ export function createRfc2136Provider(config: Rfc2136Config, ctx: ProviderContex
       const { signed, mac } = signTsig(unsigned, tsigKey, ctx.now() / 1000);
       let raw: Buffer;
       try {
-        raw = await dnsExchange(config.server, signed, exchangeOpts(signal));
+        raw = await dnsExchange(config.server, signed, exchangeOpts(signal, call));
       } catch (err) {
         const e = err as DnsExchangeError;
         throw new DdnsError(`${name}: update to ${where}: ${e.message}`, "transient", { code: e instanceof DnsExchangeError ? e.kind : "network" });
@@ -91,8 +89,8 @@ export function createRfc2136Provider(config: Rfc2136Config, ctx: ProviderContex
       throw new DdnsError(`${name}: ${where} answered ${rn}`, "transient", { code: rn });
     },
 
-    async current(record: RecordConfig, signal: AbortSignal): Promise<string | null> {
-      const r = await queryA(config.server, record.name, exchangeOpts(signal));
+    async current(record: RecordConfig, signal: AbortSignal, call: CallOptions = {}): Promise<string | null> {
+      const r = await queryA(config.server, record.name, exchangeOpts(signal, call));
       if (r.rcode !== 0 && r.rcodeName !== "NXDOMAIN") throw new Error(`${where} answered ${r.rcodeName} for ${record.name}`);
       return r.addresses[0] ?? null;
     },

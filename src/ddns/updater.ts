@@ -11,7 +11,7 @@ import { findAuthoritativeServers, queryA } from "./dns-client.js";
 import { normalizeName } from "./dns-wire.js";
 import { createDuckdnsProvider } from "./duckdns.js";
 import { createDyndns2Provider } from "./dyndns2.js";
-import { DdnsError, type DnsProvider, type DnsProviderConfig, type ProviderContext, type RecordConfig } from "./provider.js";
+import { DdnsError, type CallOptions, type DnsProvider, type DnsProviderConfig, type ProviderContext, type RecordConfig } from "./provider.js";
 import { createRfc2136Provider } from "./rfc2136.js";
 import { readDdnsState, writeDdnsRecords, type LastResult, type RecordState } from "./state.js";
 
@@ -81,7 +81,10 @@ export interface UpdateOptions {
   readonly random?: () => number;
   readonly signal?: AbortSignal;
   readonly env?: NodeJS.ProcessEnv;
-  /** Providers by id instead of new ones from the config (reuse keeps Cloudflare's zone ids). */
+  /**
+   * Providers by id instead of new ones from the config (reuse keeps Cloudflare's zone ids). They
+   * still get this run's `sourceAddress` with every call.
+   */
   readonly providers?: ReadonlyMap<string, DnsProvider>;
   readonly onAlert?: (alert: DdnsAlert) => void;
   /** Background verification's result for each record that was verified. */
@@ -180,11 +183,14 @@ interface Ctx {
   readonly random: () => number;
 }
 
+/** This run's source address reaches the providers' sockets, also for providers built earlier. */
+const callOptions = (ctx: Ctx): CallOptions => (ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {});
+
 /** The record's address at its authoritative source: the provider's API, the RFC 2136 server, or the zone's name servers. */
 async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: Ctx): Promise<string | null> {
   const timeoutMs = ctx.opts.checkTimeoutMs ?? 3000;
   const signal = abortAfter(timeoutMs, ctx.opts.signal);
-  if (provider.current) return provider.current(record, signal);
+  if (provider.current) return provider.current(record, signal, callOptions(ctx));
   const { servers } = await findAuthoritativeServers(record.name, {
     timeoutMs,
     ...(ctx.opts.resolvers ? { resolvers: ctx.opts.resolvers } : {}),
@@ -356,7 +362,7 @@ async function runRecord(
   const sentAt = performance.now();
   try {
     const signal = abortAfter(ctx.opts.updateTimeoutMs ?? 3 * (ctx.opts.requestTimeoutMs ?? 10_000), ctx.opts.signal);
-    const out = await provider.update(record, address, signal);
+    const out = await provider.update(record, address, signal, callOptions(ctx));
     const next: RecordState = { ...st, address, confirmedAt: iso(ctx.now()), failures: 0, retryAt: null, stopped: null };
     if (!out.changed) return finish({ ok: true, changed: false, outcome: "unchanged", detail: `${out.detail}${note}` }, next);
     return finish({ ok: true, changed: true, outcome: "updated", detail: `${out.detail}${note}` }, next, record.verify ? sentAt : undefined);

@@ -300,3 +300,26 @@ describe("ddnsStatus", () => {
     }
   });
 });
+
+describe("providers built once (as the daemon does)", () => {
+  it("still send each run from that run's source address", async () => {
+    const fake = await startFakeDdns({ duckdns: { token: "tok", domains: { office: null } } });
+    const sdir = mkdtempSync(join(tmpdir(), "wanctl-ddns-src-"));
+    try {
+      const { createProviders } = await import("../../src/ddns/updater.js");
+      const dnsConfig: DnsConfig = {
+        providers: [{ id: "duck", type: "duckdns", token: "tok", server: `${fake.url}/update` }],
+        records: [{ name: "office.duckdns.org", provider: "duck", ttl: 60, verify: false }],
+      };
+      const providers = createProviders(dnsConfig.providers, { userAgent: "wanctl/t", requestTimeoutMs: 1000, now: Date.now });
+      for (const source of ["127.0.0.2", "127.0.0.3"]) {
+        const [r] = await updateAllRecords({ dns: dnsConfig }, `203.0.113.${source.slice(-1)}`, { stateDir: sdir, providers, sourceAddress: source, force: true });
+        expect(r).toMatchObject({ ok: true, outcome: "updated" });
+        expect((fake.seen.at(-1) as unknown as { from: string }).from).toBe(source);
+      }
+    } finally {
+      await fake.close();
+      rmSync(sdir, { recursive: true, force: true });
+    }
+  });
+});
