@@ -3,8 +3,11 @@
 // takes the lab down again.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../test/asterisk/sim/harness.js";
+import { startSimInLab } from "../test/asterisk/sim/lab.js";
 import { createLab, labAvailability, type Lab, type LabProcess } from "../test/lab/index.js";
 import { startDaemon, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
+import { startItsp, type Itsp } from "../test/lab/kamailio.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 
 const HOLD_DOWN_SECONDS = 10;
@@ -20,7 +23,12 @@ async function wanctl(lab: Lab, args: string[]): Promise<number> {
   return result.code ?? 1;
 }
 
-async function demo(lab: Lab, file: string, stateDir: string): Promise<number> {
+async function trunk(itsp: Itsp): Promise<string> {
+  const contacts = await itsp.contacts();
+  return contacts.map((c) => `registered from ${(c.received ?? c.address).replace(/^sip:/, "")}, ${c.expiresIn} s left`).join("; ") || "not registered";
+}
+
+async function demo(lab: Lab, itsp: Itsp, file: string, stateDir: string): Promise<number> {
   say(`\n== wanctl check-config (in the office gateway)`);
   if ((await wanctl(lab, ["check-config", "--config", file])) !== 0) return 1;
 
@@ -29,6 +37,7 @@ async function demo(lab: Lab, file: string, stateDir: string): Promise<number> {
   try {
     await waitForStatus(stateDir, "both links up", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
     await wanctl(lab, ["status", "--config", file]);
+    say(`   the ITSP (Kamailio) sees the office's trunk: ${await trunk(itsp)}`);
 
     say(`\n== cutting wan1 beyond the office (its ISP's uplink dies; the office's port stays up)`);
     const cutAt = Date.now();
@@ -37,6 +46,7 @@ async function demo(lab: Lab, file: string, stateDir: string): Promise<number> {
     const switched = Date.parse(after.lastSwitch!.startedAt) + after.lastSwitch!.durationMs - cutAt;
     say(`   the office runs on wan2 ${switched} ms after the cut (default route: ${await lab.defaultRouteLink()})`);
     await wanctl(lab, ["status", "--config", file]);
+    say(`   the ITSP sees the office's trunk: ${await trunk(itsp)}`);
 
     say(`\n== healing wan1: wanctl fails back only after ${HOLD_DOWN_SECONDS} s of hold-down`);
     await lab.heal("wan1");
@@ -44,6 +54,7 @@ async function demo(lab: Lab, file: string, stateDir: string): Promise<number> {
     const upSince = Date.parse(back.links.find((l) => l.name === "wan1")!.since);
     say(`   back on wan1, ${Math.round((Date.parse(back.lastSwitch!.startedAt) - upSince) / 1000)} s after it came back up`);
     await wanctl(lab, ["status", "--config", file]);
+    say(`   the ITSP sees the office's trunk: ${await trunk(itsp)}`);
     await daemon.stop();
     daemon = undefined;
     say(`\ndemo: OK`);
@@ -65,12 +76,18 @@ async function main(): Promise<number> {
   const lab = createLab();
   const config = labConfig("");
   config.failover = { holdDownSeconds: HOLD_DOWN_SECONDS };
+  config.asterisk = { ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] } };
   const { file, dir } = writeLabConfig(config);
   try {
     say(`demo: building the lab (run ${lab.runId}): office gateway with wan1 and wan2, two ISPs, the internet, the PBX's LAN`);
     await lab.up();
     say(`demo: wan1 public ${lab.links.wan1.publicAddress}, wan2 public ${lab.links.wan2.publicAddress} (behind carrier NAT); default route via ${await lab.defaultRouteLink()}`);
-    return await demo(lab, file, join(dir, "state"));
+    say(`demo: the ITSP's registrar (Kamailio) at 192.0.2.60; the PBX (an AMI-faithful Asterisk simulator) at 192.168.50.10`);
+    const itsp = await startItsp(lab);
+    const files = fixtureConfigFiles();
+    delete files["sip.conf"];
+    await startSimInLab(lab, { files });
+    return await demo(lab, itsp, file, join(dir, "state"));
   } finally {
     await lab.down();
     rmSync(dir, { recursive: true, force: true });
