@@ -3,7 +3,8 @@
 import { createPbx } from "../asterisk/pbx/index.js";
 import type { Config } from "../config/schema/index.js";
 import type { Logger } from "../log.js";
-import { Dispatcher, notifiersFromConfig } from "../notify/index.js";
+import type { DdnsAlert } from "../ddns/index.js";
+import { createAlert, Dispatcher, notifiersFromConfig } from "../notify/index.js";
 import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
@@ -36,7 +37,9 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const asterisk = config.asterisk;
   const pbx = asterisk ? createPbx(asterisk, { logger }) : undefined;
   const alerts = openAlerts(config, logger);
-  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger) : undefined;
+  const stopped = (alert: DdnsAlert) =>
+    alerts?.enqueue(createAlert({ kind: "step-failed", reason: `DNS record ${alert.record} (${alert.provider}) stopped until the config changes: ${alert.detail}`, links: [] }));
+  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
 
   return {
     route,

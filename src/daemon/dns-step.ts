@@ -1,7 +1,7 @@
 // The DNS step of a switch: every record to the new public address, through the new link. The
 // authoritative answer is checked in the background, so a slow name server never holds up Asterisk.
 import type { Config } from "../config/schema/index.js";
-import { createProviders, DEFAULT_USER_AGENT, updateAllRecords, type RecordResult } from "../ddns/index.js";
+import { createProviders, DEFAULT_USER_AGENT, updateAllRecords, type DdnsAlert, type RecordResult } from "../ddns/index.js";
 import type { Logger } from "../log.js";
 import type { LinuxRouteBackend } from "../wan/route/linux.js";
 
@@ -9,7 +9,13 @@ export function describeRecords(results: readonly RecordResult[]): string {
   return results.map((r) => `${r.record} ${r.outcome}${r.ok ? "" : ` (${r.detail})`}`).join("; ");
 }
 
-export function dnsStep(config: Config, route: Pick<LinuxRouteBackend, "sourceAddress">, logger: Logger): (address: string, link: string) => Promise<string> {
+export function dnsStep(
+  config: Config,
+  route: Pick<LinuxRouteBackend, "sourceAddress">,
+  logger: Logger,
+  /** A record stopped by a permanent error (bad credentials, unknown host): people must act. */
+  onStopped: (alert: DdnsAlert) => void,
+): (address: string, link: string) => Promise<string> {
   // One set of providers for the daemon's life: Cloudflare remembers the zone ids it found.
   const providers = createProviders(config.dns.providers, { userAgent: DEFAULT_USER_AGENT(), requestTimeoutMs: 10_000, now: Date.now });
   return async (address, linkName) => {
@@ -21,7 +27,10 @@ export function dnsStep(config: Config, route: Pick<LinuxRouteBackend, "sourceAd
       providers,
       verify: "background",
       onVerified: (result) => logger.info({ record: result.record, verification: result.verification, verifiedMs: result.verifiedMs }, `${result.record}: ${result.verification ?? "verified"}`),
-      onAlert: (alert) => logger.error({ alert }, `${alert.record} stopped: ${alert.detail}`),
+      onAlert: (alert) => {
+        logger.error({ alert }, `${alert.record} stopped: ${alert.detail}`);
+        onStopped(alert);
+      },
     });
     const summary = describeRecords(results);
     if (results.some((r) => !r.ok)) throw new Error(summary);

@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
 import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harness.js";
-import { LINK_PLAN, type LabProcess } from "../lab/index.js";
+import { randomBytes } from "node:crypto";
+import { startBind, type Bind } from "../lab/bind.js";
+import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
 import { startDaemon, waitForStatus } from "../lab/daemon-harness.js";
 import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
 import { describeLab, useLab } from "../lab/vitest.js";
@@ -16,6 +18,7 @@ import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
 const WAN1 = LINK_PLAN.wan1.publicAddress;
 const WAN2 = LINK_PLAN.wan2.publicAddress;
 const SHORT = 120;
+const TSIG_SECRET = randomBytes(32).toString("base64");
 
 async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => boolean = () => true): Promise<ItspContact> {
   let last: ItspContact[] = [];
@@ -28,7 +31,7 @@ async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => bo
   throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
 }
 
-describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)", () => {
+describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulator + Kamailio)", () => {
   const lab = useLab();
   let itsp: Itsp;
   let sim: LabSim;
@@ -36,6 +39,7 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
   let dir = "";
   let stateDir = "";
   let configFile = "";
+  let bind: Bind;
 
   beforeAll(async () => {
     itsp = await startItsp(lab);
@@ -45,6 +49,11 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     await contactFrom(itsp, WAN1);
     const config = labConfig("");
     config.failover = { holdDownSeconds: 3 };
+    bind = await startBind(lab, { secret: TSIG_SECRET, records: { office: WAN1 } });
+    config.dns = {
+      providers: [{ id: "bind", type: "rfc2136", server: SERVICES.dns, zone: "example.com", tsig: { name: "wanctl-key", secret: TSIG_SECRET } }],
+      records: [{ name: "office.example.com", provider: "bind", ttl: 60 }],
+    };
     config.asterisk = {
       ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET },
       pjsip: { transports: ["transport-udp"] },
@@ -60,6 +69,7 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     await daemon?.stop();
     await sim?.stop();
     await itsp?.stop();
+    await bind?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -67,9 +77,11 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     await lab.cut("wan1");
     const status = await waitForStatus(stateDir, "failover report", (s) => s.active === "wan2" && s.lastSwitch?.to === "wan2", 30_000, daemon);
     const steps = Object.fromEntries(status.lastSwitch!.steps.map((s) => [s.step, s]));
-    expect(Object.keys(steps)).toEqual(["route", "public-ip", "asterisk", "trunks"]);
+    expect(Object.keys(steps)).toEqual(["route", "public-ip", "dns", "asterisk", "trunks"]);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     expect(steps["public-ip"]!.detail).toContain(WAN2);
+    expect(steps.dns!.detail).toBe("office.example.com updated");
+    expect(await bind.digA("office.example.com")).toEqual([WAN2]);
     const contact = await contactFrom(itsp, WAN2);
     expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
     expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
@@ -83,6 +95,7 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     const status = await waitForStatus(stateDir, "failback report", (s) => s.active === "wan1" && s.lastSwitch?.kind === "failback", 30_000, daemon);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
+    expect(await bind.digA("office.example.com")).toEqual([WAN1]);
     expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
     expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).savedTrunks).toBeUndefined();
@@ -95,6 +108,7 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     const steps = Object.fromEntries(failed.lastSwitch!.steps.map((s) => [s.step, s]));
     expect(steps.route!.ok).toBe(true);
     expect(steps["public-ip"]!.ok).toBe(true);
+    expect(steps.dns!.ok).toBe(true); // not blocked by Asterisk being down
     expect(steps.asterisk).toMatchObject({ ok: false });
     expect(steps.asterisk!.detail).toMatch(/192\.168\.50\.10:5038/);
     expect(steps.asterisk!.detail).not.toContain(AMI_SECRET);
@@ -106,6 +120,7 @@ describeLab("phones follow the failover (wanctl run + PBX simulator + Kamailio)"
     delete files["sip.conf"];
     sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
     const repaired = await waitForStatus(stateDir, "repair of asterisk and trunks", (s) => s.lastSwitch?.ok === true && s.lastSwitch.to === "wan2", 60_000, daemon);
+    // Only what failed is done again (and what it needs): DNS was fine.
     expect(repaired.lastSwitch!.steps.map((s) => s.step)).toEqual(["route", "public-ip", "asterisk", "trunks"]);
     expect(repaired.active).toBe("wan2");
     await contactFrom(itsp, WAN2);
