@@ -51,6 +51,16 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
       if (!o.notify) notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
       return done(import("./commands/test-notify.js").then((m) => m.testNotify(config, io)));
     });
+  command("ip", "print each link's public address, learned through that link").action(async (o: CommonOptions) =>
+    done((await import("./commands/ip-dns.js")).showPublicAddresses(loadConfigForCommand(o.config, io).config, io)),
+  );
+  program
+    .command("dns")
+    .description("dynamic DNS tools")
+    .command("update")
+    .description("push the active link's public address to every record now; exit 1 if any failed")
+    .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
+    .action(async (o: CommonOptions) => done((await import("./commands/ip-dns.js")).updateDnsNow(loadConfigForCommand(o.config, io).config, io)));
   program
     .command("asterisk")
     .description("Asterisk tools")

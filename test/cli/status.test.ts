@@ -2,6 +2,8 @@ import { describe, expect, test } from "vitest";
 import { showStatus } from "../../src/cli/commands/status.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { writeStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
+import { recordFingerprint } from "../../src/ddns/index.js";
+import { writeDdnsRecords } from "../../src/ddns/state.js";
 import { minimalConfig, tempDir } from "../config/fixtures.js";
 
 const now = Date.parse("2026-11-25T12:00:00.000Z");
@@ -33,10 +35,9 @@ function sample(updatedAt: string): DaemonStatus {
   };
 }
 
-function run(status: DaemonStatus, json = false) {
-  const stateDir = tempDir();
+function run(status: DaemonStatus, json = false, extra: Record<string, unknown> = {}, stateDir = tempDir()) {
   writeStatus(stateDir, status);
-  const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir }), "c.json");
+  const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, ...extra }), "c.json");
   let out = "";
   const code = showStatus(config, { out: (t) => void (out += `${t}\n`), err: () => undefined, env: {} }, { json }, now);
   return { code, out };
@@ -58,6 +59,32 @@ describe("wanctl status", () => {
     const { code, out } = run(sample("2026-11-25T11:50:00.000Z"));
     expect(code).toBe(1);
     expect(out).toMatch(/^the daemon is NOT running: this status is 10 min old \(pid 1234\)/);
+  });
+
+  test("shows each DNS record, its last known value and the last update's outcome", () => {
+    const stateDir = tempDir();
+    const dns = {
+      providers: [{ id: "cf", type: "cloudflare", token: "cf-secret-token" }],
+      records: [{ name: "office.example.com", provider: "cf" }, { name: "sip.example.com", provider: "cf" }],
+    };
+    const fingerprint = recordFingerprint(dns.records[0] as never, dns.providers[0] as never);
+    writeDdnsRecords(stateDir, {
+      "office.example.com": {
+        provider: "cf",
+        fingerprint,
+        address: "203.0.113.10",
+        confirmedAt: "2026-11-25T11:30:01.000Z",
+        failures: 0,
+        retryAt: null,
+        stopped: null,
+        last: { at: "2026-11-25T11:30:01.000Z", outcome: "updated", ok: true, changed: true, address: "203.0.113.10", detail: "updated", durationMs: 210 },
+      },
+    });
+    const { out } = run(sample("2026-11-25T11:59:59.000Z"), false, { dns }, stateDir);
+    expect(out).toContain("DNS records:");
+    expect(out).toContain("office.example.com (cf) → 203.0.113.10; last updated at 2026-11-25T11:30:01.000Z");
+    expect(out).toContain("sip.example.com (cf) → ?; never updated");
+    expect(out).not.toContain("cf-secret-token");
   });
 
   test("--json prints the status with whether the daemon runs", () => {

@@ -1,6 +1,7 @@
 // `wanctl status`: each link's state and figures, the active link and why, the last switch.
 import type { Config } from "../../config/schema/index.js";
 import { redactSecrets } from "../../config/secrets.js";
+import { ddnsStatus } from "../../ddns/index.js";
 import { readStatus, type DaemonStatus, type LinkStatus } from "../../daemon/status-file.js";
 import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
@@ -41,6 +42,20 @@ export function renderStatus(status: DaemonStatus, now: number): string {
   return lines.join("\n");
 }
 
+/** Each DNS record, its last known value and the last update's outcome. */
+function dnsLines(config: Config, io: CliIo): string[] {
+  if (config.dns.records.length === 0) return [];
+  const { records, problem } = ddnsStatus(config, config.stateDir, io.env);
+  const lines = ["", "DNS records:"];
+  if (problem) lines.push(`  (${problem})`);
+  for (const r of records) {
+    const last = r.last ? `last ${r.last.outcome} at ${r.last.at}${r.last.ok ? "" : `: ${r.last.detail}`}` : "never updated";
+    const stop = r.stopped ? `; STOPPED until the config changes: ${r.stopped.reason}` : r.retryAt ? `; next try after ${r.retryAt}` : "";
+    lines.push(`  ${r.record} (${r.provider}) → ${r.value ?? "?"}; ${last}${stop}`);
+  }
+  return lines;
+}
+
 export function showStatus(config: Config, io: CliIo, options: { json?: boolean }, now = Date.now()): ExitCodeValue {
   const result = readStatus(config.stateDir);
   if (!result.ok) {
@@ -50,10 +65,11 @@ export function showStatus(config: Config, io: CliIo, options: { json?: boolean 
   const status = result.value;
   const stale = now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
   if (options.json) {
-    io.out(JSON.stringify(redactSecrets({ ...status, running: !stale }), null, 2));
+    const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, io.env).records : [];
+    io.out(JSON.stringify(redactSecrets({ ...status, running: !stale, dns }), null, 2));
   } else {
     if (stale) io.out(`the daemon is NOT running: this status is ${ago(status.updatedAt, now)} old (pid ${status.pid})\n`);
-    io.out(renderStatus(status, now));
+    io.out([renderStatus(status, now), ...dnsLines(config, io)].join("\n"));
   }
   return stale ? ExitCode.failure : ExitCode.ok;
 }
