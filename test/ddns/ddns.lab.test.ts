@@ -166,4 +166,43 @@ describeLab("dynamic DNS from the office (lab)", () => {
     expect(third.results.every((r) => r.ok && r.outcome === "unchanged")).toBe(true);
     expect(fake.lines().slice(seen2).filter((l) => l.path === "/nic/update" || l.path === "/update" || l.method === "PATCH")).toEqual([]);
   });
+
+  test("provider error answers in the lab: permanent ones stop the record (nothing more is sent), 911 backs off", async () => {
+    const port = FAKE_PORT + 1;
+    const url = `http://${SERVICES.http}:${port}`;
+    const errors = await startLabScript(lab, "inet", "test/lab/fake-ddns.ts", {
+      host: SERVICES.http,
+      port,
+      dyndns2: { username: "office", password: DYN_PASSWORD, hosts: { "office.dynhost.net": null, "pbx.dynhost.net": null } },
+      cloudflare: { token: CF_TOKEN, zones: { "example.com": "zone-example" } },
+      duckdns: { token: DUCK_TOKEN, domains: { office: null } },
+      scripts: {
+        dyndns2: [{ body: "badauth", status: 401 }, { body: "911" }],
+        // Twice: the "does it hold the address already?" read, then the update itself.
+        cloudflare: [1, 2].map(() => ({ status: 403, body: JSON.stringify({ success: false, errors: [{ code: 10000, message: "Authentication error" }], messages: [], result: null }) })),
+        duckdns: [{ body: "KO" }],
+      },
+    });
+    const one = (provider: DnsConfig["providers"][number], name: string): DnsConfig => ({ providers: [provider], records: [{ name, provider: provider.id, ttl: 60, verify: false }] });
+    // [what, config, outcome of the first try, outcome when asked again at once]
+    const cases: [string, DnsConfig, string, string][] = [
+      ["badauth", one({ id: "dyn", type: "dyndns2", server: `${url}/nic/update`, username: "office", password: DYN_PASSWORD }, "office.dynhost.net"), "stopped", "stopped"],
+      ["911", one({ id: "dyn", type: "dyndns2", server: `${url}/nic/update`, username: "office", password: DYN_PASSWORD }, "pbx.dynhost.net"), "failed", "backing-off"],
+      ["cloudflare 403", one({ id: "cf", type: "cloudflare", token: CF_TOKEN, apiUrl: `${url}/client/v4` }, "cf.example.com"), "stopped", "stopped"],
+      ["duckdns KO", one({ id: "duck", type: "duckdns", token: DUCK_TOKEN, server: `${url}/update` }, "office.duckdns.org"), "stopped", "stopped"],
+    ];
+    for (const [what, dns, outcome, later] of cases) {
+      const state = `errors-${what.replace(/\W/g, "")}`;
+      const first = await update(dns, LINK_PLAN.wan1.publicAddress, state, { sourceAddress: LINK_PLAN.wan1.address });
+      expect(first.results.map((r) => [what, r.ok, r.outcome]), first.results[0]!.detail).toEqual([[what, false, outcome]]);
+      expect(first.results[0]!.detail).not.toMatch(new RegExp(`${DYN_PASSWORD}|${CF_TOKEN}|${DUCK_TOKEN}`));
+      if (outcome === "stopped") expect(first.alerts.map((a) => a.kind)).toEqual(["ddns-stopped"]);
+      if (what === "911") expect(first.results[0]!.retryAt).toBeDefined();
+      // Asked again at once: a stopped record and one backing off send nothing.
+      const seen = errors.lines().length;
+      const again = await update(dns, LINK_PLAN.wan1.publicAddress, state, { sourceAddress: LINK_PLAN.wan1.address });
+      expect(again.results[0]!.outcome).toBe(later);
+      expect(errors.lines().length).toBe(seen);
+    }
+  });
 });

@@ -29,6 +29,8 @@ export interface FakeDdnsConfig {
     /** Subdomains of the account and their current address. */
     domains: Record<string, string | null>;
   };
+  /** Answers given, in order, to the first requests of each service (as script() does at run time). */
+  scripts?: Partial<Record<"dyndns2" | "cloudflare" | "duckdns", Scripted[]>>;
 }
 
 /** A scripted answer instead of the normal one: a dyndns2 word, an HTTP status, or no answer at all. */
@@ -69,7 +71,11 @@ const cfError = (res: ServerResponse, status: number, code: number, message: str
 
 export async function startFakeDdns(config: FakeDdnsConfig, log?: (line: string) => void): Promise<FakeDdns> {
   const seen: SeenRequest[] = [];
-  const scripts: Record<string, Scripted[]> = { dyndns2: [], cloudflare: [], duckdns: [] };
+  const scripts: Record<string, Scripted[]> = {
+    dyndns2: [...(config.scripts?.dyndns2 ?? [])],
+    cloudflare: [...(config.scripts?.cloudflare ?? [])],
+    duckdns: [...(config.scripts?.duckdns ?? [])],
+  };
   const dynHosts = { ...(config.dyndns2?.hosts ?? {}) };
   const duckDomains = { ...(config.duckdns?.domains ?? {}) };
   const cfRecords = (config.cloudflare?.records ?? []).map((r) => ({ ...r }));
