@@ -3,7 +3,7 @@
 // PATCH its content and TTL, or POST a new one. Always `proxied: false`: a proxied record would
 // answer with Cloudflare's addresses, and SIP and RTP do not go through its proxy.
 import { readSecret } from "../config/secrets.js";
-import { normalizeName } from "./dns-wire.js";
+import { normalizeName } from "../dns/wire.js";
 import { HttpError, httpFetch, type HttpResponse } from "./http.js";
 import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";

@@ -6,7 +6,7 @@ import { createSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { Resolver } from "node:dns/promises";
 import { connect, isIP } from "node:net";
-import { CLASS, decodeMessage, encodeQuery, normalizeName, rcodeName, readA, readRdataName, TYPE, type DnsMessage } from "./dns-wire.js";
+import { CLASS, decodeMessage, encodeQuery, normalizeName, rcodeName, readA, readRdataName, TYPE, type DnsMessage } from "../dns/wire.js";
 
 export interface ExchangeOptions {
   readonly port?: number;

@@ -2,7 +2,7 @@
 // "OK\n<ipv4>\n<ipv6>\nUPDATED|NOCHANGE", or "KO" (bad token or domain: permanent). The token sits
 // in the query string, so no URL with a query ever reaches a message.
 import { readSecret } from "../config/secrets.js";
-import { normalizeName } from "./dns-wire.js";
+import { normalizeName } from "../dns/wire.js";
 import { HttpError, httpFetch, safeUrl } from "./http.js";
 import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";

@@ -12,7 +12,7 @@
 import { randomInt } from "node:crypto";
 import { readSecret } from "../config/secrets.js";
 import { DnsExchangeError, dnsExchange, queryA } from "./dns-client.js";
-import { decodeMessage, encodeReplaceA, normalizeName, rcodeName, signTsig, TSIG_ERRORS, verifyTsig, type TsigKey } from "./dns-wire.js";
+import { decodeMessage, encodeReplaceA, normalizeName, rcodeName, signTsig, TSIG_ERRORS, verifyTsig, type TsigKey } from "../dns/wire.js";
 import { DdnsError, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 

@@ -8,7 +8,7 @@ import { readSecret, redactSecrets, SECRET_KEYS } from "../config/secrets.js";
 import { packageVersion } from "../cli/version.js";
 import { createCloudflareProvider } from "./cloudflare.js";
 import { findAuthoritativeServers, queryA } from "./dns-client.js";
-import { normalizeName } from "./dns-wire.js";
+import { normalizeName } from "../dns/wire.js";
 import { createDuckdnsProvider } from "./duckdns.js";
 import { createDyndns2Provider } from "./dyndns2.js";
 import { DdnsError, type CallOptions, type DnsProvider, type DnsProviderConfig, type ProviderContext, type RecordConfig } from "./provider.js";

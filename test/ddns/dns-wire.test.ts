@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLASS, decodeMessage, encodeMessage, encodeName, encodeReplaceA, OPCODE, readName, signTsig, TYPE, verifyTsig } from "../../src/ddns/dns-wire.js";
+import { CLASS, decodeMessage, encodeMessage, encodeName, encodeReplaceA, OPCODE, readName, signTsig, TYPE, verifyTsig } from "../../src/dns/wire.js";
 
 const KEY = { name: "wanctl-key", algorithm: "hmac-sha256" as const, secret: Buffer.from("k".repeat(32)) };
 

@@ -2,7 +2,7 @@
 // RFC 2136 updates checked with TSIG (our own dns-wire signs and verifies; the lab checks the same
 // code against a real BIND).
 import { createSocket, type Socket } from "node:dgram";
-import { aRdata, CLASS, decodeMessage, encodeMessage, encodeName, normalizeName, OPCODE, readA, readName, signTsig, TYPE, verifyTsig, type TsigKey } from "../../src/ddns/dns-wire.js";
+import { aRdata, CLASS, decodeMessage, encodeMessage, encodeName, normalizeName, OPCODE, readA, readName, signTsig, TYPE, verifyTsig, type TsigKey } from "../../src/dns/wire.js";
 
 export interface FakeDnsOptions {
   zone: string;

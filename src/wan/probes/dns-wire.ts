@@ -1,54 +1,14 @@
 // The few bytes of RFC 1035 a reachability probe needs: one question out, and a check that an
 // answer is the response to it. Any response code counts: NXDOMAIN or REFUSED still came back.
+// The message codec itself is shared with the DNS updates (src/dns/wire.ts).
+import { encodeQuery as encodeDnsQuery, rcodeName, TYPE } from "../../dns/wire.js";
 
-export const RCODES: Readonly<Record<number, string>> = {
-  0: "NOERROR",
-  1: "FORMERR",
-  2: "SERVFAIL",
-  3: "NXDOMAIN",
-  4: "NOTIMP",
-  5: "REFUSED",
-  6: "YXDOMAIN",
-  7: "YXRRSET",
-  8: "NXRRSET",
-  9: "NOTAUTH",
-  10: "NOTZONE",
-};
-
-export const TYPE_A = 1;
-export const TYPE_AAAA = 28;
-const CLASS_IN = 1;
-
-/** The labels of a name, without the root; throws on an empty label or one over 63 bytes. */
-function labels(name: string): Buffer[] {
-  const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (trimmed === "") return [];
-  return trimmed.split(".").map((l) => {
-    const b = Buffer.from(l, "ascii");
-    if (b.length === 0 || b.length > 63) throw new Error(`bad DNS name ${JSON.stringify(name)}`);
-    return b;
-  });
-}
-
-/** The question section (QNAME, QTYPE, QCLASS). */
-function question(name: string, qtype: number): Buffer {
-  const parts: Buffer[] = [];
-  for (const l of labels(name)) parts.push(Buffer.from([l.length]), l);
-  parts.push(Buffer.from([0]));
-  const tail = Buffer.alloc(4);
-  tail.writeUInt16BE(qtype, 0);
-  tail.writeUInt16BE(CLASS_IN, 2);
-  parts.push(tail);
-  return Buffer.concat(parts);
-}
+export const TYPE_A = TYPE.A;
+export const TYPE_AAAA = TYPE.AAAA;
 
 /** A standard query with recursion desired, one question. */
-export function encodeQuery(id: number, name: string, qtype = TYPE_A): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id & 0xffff, 0);
-  header.writeUInt16BE(0x0100, 2); // RD
-  header.writeUInt16BE(1, 4); // QDCOUNT
-  return Buffer.concat([header, question(name, qtype)]);
+export function encodeQuery(id: number, name: string, qtype: number = TYPE_A): Buffer {
+  return encodeDnsQuery(id & 0xffff, name, qtype, true);
 }
 
 export interface DnsResponseInfo {
@@ -82,7 +42,7 @@ export function matchResponse(query: Buffer, msg: Buffer): DnsResponseInfo | nul
   return {
     id,
     rcode,
-    rcodeName: RCODES[rcode] ?? `rcode ${rcode}`,
+    rcodeName: rcodeName(rcode),
     answers: msg.readUInt16BE(6),
     truncated: (flags & 0x0200) !== 0,
   };
