@@ -207,18 +207,22 @@ export class Daemon {
     this.switching = true;
     const { logger } = this.deps;
     logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
-    const report = await this.switcher.switchTo(decision.to, decision.from, decision.kind, decision.reason);
-    if (report.steps.find((step) => step.step === "route")?.ok) {
+    const { routed, report: finished } = this.switcher.switchTo(decision.to, decision.from, decision.kind, decision.reason);
+    const route = await routed;
+    if (route.ok) {
       this.active = decision.to;
       this.switches++;
       this.failedSwitch = undefined;
     } else {
       this.failedSwitch = { to: decision.to, at: this.now() };
     }
+    // Decisions go on while DNS, Asterisk and the trunks follow: the new link may fail meanwhile.
+    this.switching = false;
+    this.writeStatus();
+    const report = await finished;
     this.lastReport = report;
     this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
-    this.switching = false;
     this.writeStatus();
   }
 

@@ -12,8 +12,12 @@ export interface PipelineStep<Context> {
   run(context: Context): Promise<string>;
 }
 
-/** Runs every step once, each as soon as the steps it needs succeeded; returns them in start order. */
-export async function runPipeline<Context>(steps: readonly PipelineStep<Context>[], context: Context): Promise<StepResult[]> {
+/**
+ * Runs every step once, each as soon as the steps it needs succeeded; returns them in start order.
+ * Once `signal` is aborted (a newer switch took over), steps not yet started are skipped; a step
+ * already running ends within its time limit.
+ */
+export async function runPipeline<Context>(steps: readonly PipelineStep<Context>[], context: Context, signal?: AbortSignal): Promise<StepResult[]> {
   // Only earlier steps may be needed: that rules out unknown names and cycles (which would hang).
   steps.forEach((step, i) => {
     for (const need of step.needs ?? []) {
@@ -31,6 +35,9 @@ export async function runPipeline<Context>(steps: readonly PipelineStep<Context>
       const failed = needed.filter((r) => !r.ok).map((r) => r.step);
       if (failed.length) {
         return { step: step.name, ok: false, durationMs: 0, detail: `skipped: ${failed.join(", ")} failed`, skipped: true };
+      }
+      if (signal?.aborted) {
+        return { step: step.name, ok: false, durationMs: 0, detail: `skipped: ${String(signal.reason ?? "cancelled")}`, skipped: true };
       }
       return runStep(step.name, step.timeoutMs, () => step.run(context));
     })();

@@ -32,6 +32,9 @@ export class Switcher {
   private repairTimer: NodeJS.Timeout | undefined;
   private repairAttempt = 0;
   private repairing: Promise<void> | undefined;
+  /** The switch whose later steps are wanted; an older one's are skipped. */
+  private current: AbortController | undefined;
+  private postRoute: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
   private readonly repairPolicy: typeof DEFAULT_REPAIR;
@@ -70,22 +73,54 @@ export class Switcher {
     this.scheduleRepair(0);
   }
 
-  async switchTo(to: string, from: string | null, kind: SwitchKind, reason: string): Promise<FailoverReport> {
+  /**
+   * Moves the office to `to`. Resolves `routed` as soon as the route step is done, so the daemon
+   * can decide again at once (the new link may die during the later steps); the returned promise
+   * resolves with the whole report. The later steps of one switch run after those of the previous
+   * one have ended, and a newer switch skips what an older one has not started yet.
+   */
+  switchTo(to: string, from: string | null, kind: SwitchKind, reason: string): { routed: Promise<StepResult>; report: Promise<FailoverReport> } {
     this.cancelRepair();
-    // Written first: a kill -9 from here on leaves a record that the next start finishes.
-    const all = switchSteps(this.adapters).map((s) => s.name).filter((name) => name !== "route");
-    this.update({ unfinished: { link: to, kind, since: new Date(this.now()).toISOString(), steps: all } });
+    this.current?.abort(`superseded by the switch to ${to}`);
+    const controller = new AbortController();
+    this.current = controller;
     const started = this.now();
-    const steps = await runPipeline(switchSteps(this.adapters), this.context(to, from, kind));
-    const routeOk = steps.find((s) => s.step === "route")?.ok === true;
-    this.afterRun(to, kind, routeOk ? steps : [], routeOk);
-    return this.report(kind, from, to, reason, started, steps);
+    const context = this.context(to, from, kind);
+    const [routeStep, ...later] = switchSteps(this.adapters);
+    // Written first: a kill -9 from here on leaves a record that the next start finishes.
+    this.update({ unfinished: { link: to, kind, since: new Date(started).toISOString(), steps: later.map((s) => s.name) } });
+    const routed = runPipeline([routeStep!], context).then(([result]) => result!);
+    const report = routed.then(async (route) => {
+      if (!route.ok) {
+        if (this.current === controller) this.update({ unfinished: undefined });
+        const skipped = later.map((s) => ({ step: s.name, ok: false, durationMs: 0, detail: "skipped: route failed", skipped: true }));
+        return this.report(kind, from, to, reason, started, [route, ...skipped]);
+      }
+      const steps = await this.afterRoute(() => runPipeline(switchSteps(this.adapters, { routeDone: true }), context, controller.signal));
+      // The pipeline's first step only checked the route; the report shows the real one.
+      const results = [route, ...steps.slice(1)];
+      if (this.current === controller) this.afterRun(to, kind, results, true);
+      return this.report(kind, from, to, reason, started, results);
+    });
+    return { routed, report };
+  }
+
+  /** Runs `work` after every earlier post-route run (and repair) has ended: one at a time. */
+  private afterRoute<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.postRoute.then(work);
+    this.postRoute = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelRepair();
+    this.current?.abort("wanctl is stopping");
     await this.repairing;
+    await this.postRoute;
   }
 
   private context(to: string, from: string | null, kind: SwitchKind): SwitchContext {
@@ -148,7 +183,9 @@ export class Switcher {
     const all = switchSteps(this.adapters, { routeDone: true });
     const wanted = new Set(stepsToRepeat(all, unfinished.steps));
     const started = this.now();
-    const steps = await runPipeline(all.filter((s) => wanted.has(s.name)), this.context(unfinished.link, null, unfinished.kind));
+    const controller = this.current ?? new AbortController();
+    const steps = await this.afterRoute(() => runPipeline(all.filter((s) => wanted.has(s.name)), this.context(unfinished.link, null, unfinished.kind), controller.signal));
+    if (this.state.unfinished !== unfinished) return; // a switch took over meanwhile
     const routeOk = steps.find((s) => s.step === "route")?.ok === true;
     const report = this.report(unfinished.kind, null, unfinished.link, `repeating ${unfinished.steps.join(", ")} (attempt ${this.repairAttempt})`, started, steps);
     this.options.logger[report.ok ? "info" : "warn"]({ report }, `repair on ${unfinished.link} ${report.ok ? "done" : "failed again"}`);

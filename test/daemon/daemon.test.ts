@@ -2,7 +2,7 @@
 // what it was asked. Real timers at a short interval; every wait is bounded.
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
-import { Daemon } from "../../src/daemon/daemon.js";
+import { Daemon, type DaemonDeps } from "../../src/daemon/daemon.js";
 import { readStatus } from "../../src/daemon/status-file.js";
 import { createLogger } from "../../src/log.js";
 import type { Alert } from "../../src/notify/index.js";
@@ -64,7 +64,7 @@ describe("daemon", () => {
     answering.set("wan1", true).set("wan2", true);
   });
 
-  function start(route: RouteBackend, alerts: Alert[] = []) {
+  function start(route: RouteBackend, alerts: Alert[] = [], steps?: DaemonDeps["steps"]) {
     const stateDir = tempDir();
     const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
     daemon = new Daemon(config, {
@@ -72,6 +72,7 @@ describe("daemon", () => {
       logger: quiet,
       makeProbes: (link) => [fakeProbe(link)],
       alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
+      ...(steps ? { steps } : {}),
     });
     return { daemon, stateDir };
   }
@@ -140,5 +141,42 @@ describe("daemon", () => {
     expect(daemon.activeLink).toBe("wan2");
     expect(route.calls).toEqual([]);
     expect(daemon.status().decision.reason).toMatch(/hold-down/);
+  });
+
+  test("a slow later step (DNS) does not hold up the next failover: the route moves at once", async () => {
+    const route = new FakeRoute();
+    const dnsCalls: string[] = [];
+    let releaseFirst!: () => void;
+    const firstDns = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const { daemon } = start(route, [], {
+      publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "static" }),
+      updateDns: async (address) => {
+        dnsCalls.push(address);
+        if (dnsCalls.length === 1) await firstDns;
+        return `office.example.com updated to ${address}`;
+      },
+    });
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan1", false);
+    await until("failover to wan2", () => daemon.activeLink === "wan2");
+    await until("its DNS step started", () => dnsCalls.length === 1);
+    // wan2 dies while the DNS step of the first switch still hangs; wan1 is back.
+    answering.set("wan1", true);
+    await until("wan1 up", () => daemon.status().links[0]!.state === "up");
+    answering.set("wan2", false);
+    await until("failover back to wan1 despite the hanging step", () => daemon.activeLink === "wan1");
+    expect(route.calls).toEqual(["wan2", "wan1"]);
+    expect(dnsCalls).toEqual(["203.0.113.10"]); // the second switch's DNS waits its turn
+    releaseFirst();
+    await until("the second switch's report", () => daemon.status().lastSwitch?.to === "wan1");
+    const last = daemon.status().lastSwitch!;
+    expect(last).toMatchObject({ to: "wan1", ok: true });
+    expect(last.steps.map((s) => [s.step, s.ok])).toEqual([
+      ["route", true],
+      ["public-ip", true],
+      ["dns", true],
+    ]);
+    expect(dnsCalls).toEqual(["203.0.113.10", "198.51.100.10"]); // in order: the office's address last
   });
 });
