@@ -81,18 +81,25 @@ export class Switcher {
    */
   switchTo(to: string, from: string | null, kind: SwitchKind, reason: string): { routed: Promise<StepResult>; report: Promise<FailoverReport> } {
     this.cancelRepair();
+    // A new switch gets its own repair attempts, whatever the last one used up.
+    this.repairAttempt = 0;
     this.current?.abort(`superseded by the switch to ${to}`);
     const controller = new AbortController();
     this.current = controller;
     const started = this.now();
     const context = this.context(to, from, kind);
     const [routeStep, ...later] = switchSteps(this.adapters);
+    const previous = this.state.unfinished;
     // Written first: a kill -9 from here on leaves a record that the next start finishes.
     this.update({ unfinished: { link: to, kind, since: new Date(started).toISOString(), steps: later.map((s) => s.name) } });
     const routed = runPipeline([routeStep!], context).then(([result]) => result!);
     const report = routed.then(async (route) => {
       if (!route.ok) {
-        if (this.current === controller) this.update({ unfinished: undefined });
+        // The office stays where it was: what was still undone there is still to do.
+        if (this.current === controller) {
+          this.update({ unfinished: previous });
+          if (previous) this.scheduleRepair(this.repairPolicy.firstDelayMs);
+        }
         const skipped = later.map((s) => ({ step: s.name, ok: false, durationMs: 0, detail: "skipped: route failed", skipped: true }));
         return this.report(kind, from, to, reason, started, [route, ...skipped]);
       }
