@@ -66,6 +66,7 @@ export class Daemon {
   private readonly switcher: Switcher;
   private activeCalls: number | null = 0;
   private callsTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly startedAt: string;
 
   constructor(
@@ -119,6 +120,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.statusTimer);
     clearTimeout(this.callsTimer);
     await Promise.all(this.monitors.map((m) => m.stop()));
@@ -198,6 +200,8 @@ export class Daemon {
       } catch {
         this.activeCalls = null;
       }
+      // A count still in flight at stop must not arm a timer that keeps the process (and AMI) alive.
+      if (this.stopped) return;
       this.callsTimer = setTimeout(() => void poll(), CALLS_EVERY_MS);
     };
     void poll();

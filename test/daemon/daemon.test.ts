@@ -1,6 +1,6 @@
 // The daemon with fake adapters: probes whose answers the test sets, a route backend that records
 // what it was asked. Real timers at a short interval; every wait is bounded.
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon, type DaemonDeps } from "../../src/daemon/daemon.js";
 import { readStatus } from "../../src/daemon/status-file.js";
@@ -64,15 +64,17 @@ describe("daemon", () => {
     answering.set("wan1", true).set("wan2", true);
   });
 
-  function start(route: RouteBackend, alerts: Alert[] = [], steps?: DaemonDeps["steps"]) {
+  function start(route: RouteBackend, alerts: Alert[] = [], steps?: DaemonDeps["steps"], extra: Partial<DaemonDeps> & { config?: object } = {}) {
     const stateDir = tempDir();
-    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
+    const { config: more, ...deps } = extra;
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 }, ...more }), "c.json");
     daemon = new Daemon(config, {
       route,
       logger: quiet,
       makeProbes: (link) => [fakeProbe(link)],
       alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
       ...(steps ? { steps } : {}),
+      ...deps,
     });
     return { daemon, stateDir };
   }
@@ -141,6 +143,27 @@ describe("daemon", () => {
     expect(daemon.activeLink).toBe("wan2");
     expect(route.calls).toEqual([]);
     expect(daemon.status().decision.reason).toMatch(/hold-down/);
+  });
+
+  test("a call count still in flight at stop schedules no further poll", async () => {
+    let calls = 0;
+    let release!: (n: number) => void;
+    const { daemon: d } = start(new FakeRoute(), [], undefined, {
+      config: { failover: { waitForIdleCalls: true } },
+      activeCalls: () => (calls++, new Promise<number>((resolve) => (release = resolve))),
+    });
+    await d.start();
+    await d.stop();
+    daemon = undefined;
+    vi.useFakeTimers();
+    try {
+      release(0);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(calls).toBe(1);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test("a slow later step (DNS) does not hold up the next failover: the route moves at once", async () => {
