@@ -37,6 +37,13 @@ describe("conntrack listing", () => {
     ]);
   });
 
+  test("a flow the ITSP opened to wan1's address (port-forwarded to the PBX) is stale too", () => {
+    // The PBX's own packets to the ITSP match this entry's reply tuple and go out as wan1's address.
+    const inbound = "udp      17 170 src=192.0.2.60 dst=198.51.100.10 sport=5060 dport=5060 src=192.168.50.10 dst=192.0.2.60 sport=5060 dport=5060 [ASSURED] mark=0 use=1";
+    const stale = staleVoiceFlows(parseConntrackList(inbound), { sipPorts: [5060], rtpPorts: { from: 10000, to: 20000 }, staleAddresses: new Set(["198.51.100.10"]) });
+    expect(stale).toHaveLength(1);
+  });
+
   test("nothing is stale when no left link is involved", () => {
     const entries = parseConntrackList(listing);
     expect(staleVoiceFlows(entries, { sipPorts: [5060], rtpPorts: { from: 10000, to: 20000 }, staleAddresses: new Set(["203.0.113.99"]) })).toEqual([]);

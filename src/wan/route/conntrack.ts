@@ -47,14 +47,15 @@ function isVoicePort(port: number, selector: FlowSelector): boolean {
 
 /**
  * The UDP entries of SIP and RTP flows that are tied to a link the office left: NATed to its
- * address (the reply goes back to it) or sent from it. Flows inside the LAN and every other flow
- * are left alone.
+ * address (the reply goes back to it), sent from it, or sent to it (a port forward: the PBX's
+ * packets match the reply tuple and leave as that address). Flows inside the LAN and every other
+ * flow are left alone.
  */
 export function staleVoiceFlows(entries: readonly ConntrackEntry[], selector: FlowSelector): ConntrackEntry[] {
   return entries.filter((entry) => {
     if (entry.protocol !== "udp") return false;
     const ports = [entry.original.sport, entry.original.dport, entry.reply.sport, entry.reply.dport];
     if (!ports.some((p) => isVoicePort(p, selector))) return false;
-    return selector.staleAddresses.has(entry.reply.dst) || selector.staleAddresses.has(entry.original.src);
+    return selector.staleAddresses.has(entry.reply.dst) || selector.staleAddresses.has(entry.original.src) || selector.staleAddresses.has(entry.original.dst);
   });
 }
