@@ -84,7 +84,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCodeValue> 
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      const informational = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code);
+      // Help shown because a subcommand is missing (`wanctl dns`) carries exit code 1: a usage error.
+      const informational = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code) && error.exitCode === 0;
       return informational ? ExitCode.ok : ExitCode.usage;
     }
     if (error instanceof CliError) {

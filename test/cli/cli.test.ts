@@ -25,6 +25,10 @@ describe("wanctl CLI", () => {
     expect((await cli(["frobnicate"])).code).toBe(2);
     expect((await cli(["check-config", "--no-such-flag"])).code).toBe(2);
     expect((await cli([])).code).toBe(2);
+    // A command group without its subcommand: help on stderr, as a usage error.
+    expect((await cli(["dns"])).code).toBe(2);
+    expect((await cli(["asterisk"])).code).toBe(2);
+    expect((await cli(["dns", "--help"])).code).toBe(0);
   });
 
   test("check-config on the example exits 0 with a summary", async () => {
