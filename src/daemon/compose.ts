@@ -1,7 +1,9 @@
 // The composition root: the real adapters for a config (iproute2, ping and sockets, AMI, DNS
 // providers, mail and webhooks), handed to the daemon. Nothing else builds them.
 import { createPbx } from "../asterisk/pbx/index.js";
+import { secretRefs } from "../config/load.js";
 import type { Config } from "../config/schema/index.js";
+import { readSecret } from "../config/secrets.js";
 import type { Logger } from "../log.js";
 import type { DdnsAlert } from "../ddns/index.js";
 import { createAlert, Dispatcher, notifiersFromConfig } from "../notify/index.js";
@@ -69,7 +71,15 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
  * failover has just moved onto the link that works.
  */
 function openAlerts(config: Config, logger: Logger): AlertSink | undefined {
-  const { notifiers, secrets } = notifiersFromConfig(config.alerts);
+  // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
+  const others = secretRefs(config).flatMap(({ path, ref }) => {
+    try {
+      return [readSecret(ref, path)];
+    } catch {
+      return []; // Checked at load; whoever uses it reports it.
+    }
+  });
+  const { notifiers, secrets } = notifiersFromConfig(config.alerts, { render: { secrets: others } });
   if (notifiers.length === 0) return undefined;
   return Dispatcher.open({
     stateDir: config.stateDir,
