@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigInput } from "../src/config/schema/index.js";
 import { createLab, labAvailability, SERVICES, type Lab, type LabProcess } from "../test/lab/index.js";
-import { currentStatus, linkState, startDaemon, waitForStatus } from "../test/lab/daemon-harness.js";
+import { currentStatus, linkState, startDaemon, routeChangedAt, switchedTo, waitForStatus } from "../test/lab/daemon-harness.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import { startEchoJitter } from "../test/lab/echo-jitter.js";
 import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
@@ -61,13 +61,13 @@ async function measureCuts(lab: Lab): Promise<{ detect: number[]; route: number[
       await sleep(Math.random() * 350);
       const cutAt = Date.now();
       await lab.cut("wan1");
-      const after = await waitForStatus(stateDir, `failover ${i + 1}`, (s) => s.active === "wan2", 15_000, daemon);
+      const after = await waitForStatus(stateDir, `failover ${i + 1}`, (s) => switchedTo(s, "wan2"), 15_000, daemon);
       const wan1 = after.links.find((l) => l.name === "wan1")!;
       detect.push(Date.parse(wan1.since) - cutAt);
-      route.push(Date.parse(after.lastSwitch!.startedAt) + after.lastSwitch!.durationMs - cutAt);
+      route.push(Math.round(routeChangedAt(after) - cutAt));
       say(`cut ${i + 1}/${cuts}: detected after ${detect.at(-1)} ms, route changed after ${route.at(-1)} ms`);
       await lab.heal("wan1");
-      await waitForStatus(stateDir, `failback ${i + 1}`, (s) => s.active === "wan1" && linkState(s, "wan2") === "up", 20_000, daemon);
+      await waitForStatus(stateDir, `failback ${i + 1}`, (s) => switchedTo(s, "wan1") && linkState(s, "wan2") === "up", 20_000, daemon);
     }
   });
   return { detect, route };

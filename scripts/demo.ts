@@ -4,9 +4,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../test/asterisk/sim/harness.js";
-import { startSimInLab } from "../test/asterisk/sim/lab.js";
+import { startSimInLab, type LabSim } from "../test/asterisk/sim/lab.js";
 import { createLab, labAvailability, type Lab, type LabProcess } from "../test/lab/index.js";
-import { startDaemon, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
+import { routeChangedAt, startDaemon, switchedTo, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
 import { startItsp, type Itsp } from "../test/lab/kamailio.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 
@@ -42,15 +42,15 @@ async function demo(lab: Lab, itsp: Itsp, file: string, stateDir: string): Promi
     say(`\n== cutting wan1 beyond the office (its ISP's uplink dies; the office's port stays up)`);
     const cutAt = Date.now();
     await lab.cut("wan1");
-    const after = await waitForStatus(stateDir, "failover to wan2", (s) => s.active === "wan2", 15_000, daemon);
-    const switched = Date.parse(after.lastSwitch!.startedAt) + after.lastSwitch!.durationMs - cutAt;
+    const after = await waitForStatus(stateDir, "failover to wan2", (s) => switchedTo(s, "wan2"), 15_000, daemon);
+    const switched = Math.round(routeChangedAt(after) - cutAt);
     say(`   the office runs on wan2 ${switched} ms after the cut (default route: ${await lab.defaultRouteLink()})`);
     await wanctl(lab, ["status", "--config", file]);
     say(`   the ITSP sees the office's trunk: ${await trunk(itsp)}`);
 
     say(`\n== healing wan1: wanctl fails back only after ${HOLD_DOWN_SECONDS} s of hold-down`);
     await lab.heal("wan1");
-    const back = await waitForStatus(stateDir, "failback to wan1", (s) => s.active === "wan1", 30_000, daemon);
+    const back = await waitForStatus(stateDir, "failback to wan1", (s) => switchedTo(s, "wan1"), 30_000, daemon);
     const upSince = Date.parse(back.links.find((l) => l.name === "wan1")!.since);
     say(`   back on wan1, ${Math.round((Date.parse(back.lastSwitch!.startedAt) - upSince) / 1000)} s after it came back up`);
     await wanctl(lab, ["status", "--config", file]);
@@ -78,17 +78,21 @@ async function main(): Promise<number> {
   config.failover = { holdDownSeconds: HOLD_DOWN_SECONDS };
   config.asterisk = { ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] } };
   const { file, dir } = writeLabConfig(config);
+  let itsp: Itsp | undefined;
+  let sim: LabSim | undefined;
   try {
     say(`demo: building the lab (run ${lab.runId}): office gateway with wan1 and wan2, two ISPs, the internet, the PBX's LAN`);
     await lab.up();
     say(`demo: wan1 public ${lab.links.wan1.publicAddress}, wan2 public ${lab.links.wan2.publicAddress} (behind carrier NAT); default route via ${await lab.defaultRouteLink()}`);
     say(`demo: the ITSP's registrar (Kamailio) at 192.0.2.60; the PBX (an AMI-faithful Asterisk simulator) at 192.168.50.10`);
-    const itsp = await startItsp(lab);
+    itsp = await startItsp(lab);
     const files = fixtureConfigFiles();
     delete files["sip.conf"];
-    await startSimInLab(lab, { files });
+    sim = await startSimInLab(lab, { files });
     return await demo(lab, itsp, file, join(dir, "state"));
   } finally {
+    await sim?.stop();
+    await itsp?.stop();
     await lab.down();
     rmSync(dir, { recursive: true, force: true });
     say("demo: lab down");

@@ -22,7 +22,6 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const route = new LinuxRouteBackend({
     links: config.links,
     run: commandRunner(),
-    flushConntrack: config.route.flushConntrack,
     sipPorts: config.route.sipPorts,
     rtpPorts: config.route.rtpPorts,
   });
@@ -50,6 +49,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
     ...(alerts ? { alerts } : {}),
     ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
     steps: {
+      flushConntrack: config.route.flushConntrack,
       publicAddress,
       ...(updateDns ? { updateDns } : {}),
       ...(pbx && asterisk

@@ -60,6 +60,7 @@ export class Daemon {
   private switching = false;
   private failedSwitch: { to: string; at: number } | undefined;
   private lastReport: FailoverReport | null = null;
+  private inProgress: DaemonStatus["switching"] = null;
   private switches = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private allDown = false;
@@ -212,6 +213,8 @@ export class Daemon {
     const { logger } = this.deps;
     logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
     const { routed, report: finished } = this.switcher.switchTo(decision.to, decision.from, decision.kind, decision.reason);
+    const inProgress = { from: decision.from, to: decision.to, kind: decision.kind, startedAt: new Date(this.now()).toISOString() };
+    this.inProgress = inProgress;
     const route = await routed;
     if (route.ok) {
       this.active = decision.to;
@@ -219,11 +222,18 @@ export class Daemon {
       this.failedSwitch = undefined;
     } else {
       this.failedSwitch = { to: decision.to, at: this.now() };
+      // A failed or timed-out route step may still have moved the route: believe the kernel.
+      const actual = await this.deps.route.activeLink().catch(() => undefined);
+      if (actual !== undefined && actual !== this.active) {
+        logger.warn({ actual }, `the default route is on ${actual} although the switch failed`);
+        this.active = actual;
+      }
     }
     // Decisions go on while DNS, Asterisk and the trunks follow: the new link may fail meanwhile.
     this.switching = false;
     this.writeStatus();
     const report = await finished;
+    if (this.inProgress === inProgress) this.inProgress = null;
     this.lastReport = report;
     this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
@@ -258,6 +268,7 @@ export class Daemon {
         };
       }),
       switches: this.switches,
+      switching: this.inProgress,
       lastSwitch: this.lastReport,
     };
   }

@@ -30,6 +30,8 @@ export interface PbxSteps {
 
 export interface SwitchAdapters {
   route: RouteBackend;
+  /** Delete the stale SIP/RTP connection-tracking entries after the route moved (config route.flushConntrack). */
+  flushConntrack?: boolean;
   /** The link's public address, learned through the link; throws when it cannot be learned. */
   publicAddress(link: string): Promise<{ address: string; detail: string }>;
   /** Points every DNS record at the address, through `link`; throws when a record failed (the message says which). */
@@ -38,6 +40,7 @@ export interface SwitchAdapters {
 }
 
 const PUBLIC_IP_TIMEOUT_MS = 10_000;
+const CONNTRACK_TIMEOUT_MS = 10_000;
 const DNS_TIMEOUT_MS = 30_000;
 export const ROUTE_STEP_TIMEOUT_MS = 15_000;
 
@@ -56,14 +59,25 @@ export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boo
           if (active !== context.to) throw new Error(`the default route is no longer via ${context.to} (now ${active ?? "none"})`);
           return `default route still via ${context.to}`;
         }
-        const result = await adapters.route.activate(context.to);
-        context.conntrackDeleted = result.conntrackDeleted;
-        const n = result.conntrackDeleted;
-        return `default route via ${context.to}; ${n} stale SIP/RTP connection-tracking entr${n === 1 ? "y" : "ies"} deleted`;
+        await adapters.route.activate(context.to);
+        return `default route via ${context.to}`;
       },
     },
   ];
-  const { updateDns, pbx } = adapters;
+  const { updateDns, pbx, flushConntrack } = adapters;
+  const flush = flushConntrack ? adapters.route.flushStaleFlows?.bind(adapters.route) : undefined;
+  if (flush) {
+    steps.push({
+      name: "conntrack",
+      needs: ["route"],
+      timeoutMs: CONNTRACK_TIMEOUT_MS,
+      async run(context) {
+        const n = await flush(context.to);
+        context.conntrackDeleted = n;
+        return `${n} stale SIP/RTP connection-tracking entr${n === 1 ? "y" : "ies"} deleted`;
+      },
+    });
+  }
   // The public address is learned only for what uses it.
   if (updateDns || pbx) {
     steps.push({
@@ -90,7 +104,8 @@ export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boo
       },
       {
         name: "trunks",
-        needs: ["asterisk"],
+        // Through a stale NAT mapping the REGISTER would leave with the dead link's address.
+        needs: flush ? ["asterisk", "conntrack"] : ["asterisk"],
         timeoutMs: pbx.trunksTimeoutMs,
         run: (context) => (context.toIsPrimary ? restoreTrunks(pbx) : shortenTrunks(pbx)),
       },

@@ -42,6 +42,8 @@ export const statusSchema = z.object({
     }),
   ),
   switches: z.number(),
+  /** A switch whose later steps (DNS, Asterisk, trunks) are still running. */
+  switching: z.object({ from: z.string().nullable(), to: z.string(), kind: z.enum(["failover", "failback", "manual"]), startedAt: z.string() }).nullable().optional(),
   lastSwitch: reportSchema.nullable(),
 });
 

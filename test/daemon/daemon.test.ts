@@ -36,6 +36,9 @@ class FakeRoute implements RouteBackend {
   async prepareLink(name: string) {
     return name === "wan1" ? "198.51.100.10" : "100.64.0.2";
   }
+  async flushStaleFlows(): Promise<number> {
+    return 2;
+  }
   async activate(link: string): Promise<SwitchResult> {
     this.calls.push(link);
     if (this.failNext) {
@@ -43,7 +46,7 @@ class FakeRoute implements RouteBackend {
       throw new Error("RTNETLINK answers: Network is unreachable");
     }
     this.active = link;
-    return { active: link, conntrackDeleted: 2, durationMs: 1 };
+    return { active: link, durationMs: 1 };
   }
 }
 
@@ -82,15 +85,19 @@ describe("daemon", () => {
   test("fails over, reports the step, alerts once, and writes its status", async () => {
     const route = new FakeRoute();
     const alerts: Alert[] = [];
-    const { daemon, stateDir } = start(route, alerts);
+    const { daemon, stateDir } = start(route, alerts, { flushConntrack: true, publicAddress: async () => ({ address: "203.0.113.10", detail: "static" }) });
     await daemon.start();
     await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
     answering.set("wan1", false);
     await until("failover", () => daemon.activeLink === "wan2");
+    await until("its report", () => daemon.status().lastSwitch !== null);
     expect(route.calls).toEqual(["wan2"]);
     const status = daemon.status();
     expect(status.lastSwitch).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true });
-    expect(status.lastSwitch!.steps[0]!.detail).toBe("default route via wan2; 2 stale SIP/RTP connection-tracking entries deleted");
+    expect(status.lastSwitch!.steps.map((s) => [s.step, s.detail])).toEqual([
+      ["route", "default route via wan2"],
+      ["conntrack", "2 stale SIP/RTP connection-tracking entries deleted"],
+    ]);
     expect(alerts.map((a) => [a.kind, a.from, a.to])).toEqual([["failover", "wan1", "wan2"]]);
     await until("status file", () => {
       const file = readStatus(stateDir);
@@ -110,6 +117,7 @@ describe("daemon", () => {
     await until("its report", () => daemon.status().lastSwitch !== null);
     expect(daemon.activeLink).toBe("wan1");
     expect(daemon.status().lastSwitch).toMatchObject({ ok: false, steps: [{ step: "route", ok: false, detail: "RTNETLINK answers: Network is unreachable" }] });
+    expect(daemon.status().active).toBe("wan1"); // the kernel's route, read back after the failure
     expect(alerts[0]).toMatchObject({ kind: "failover", ok: false });
     // Not retried on every round: the next attempt waits (5 s), so only one call so far.
     await new Promise((resolve) => setTimeout(resolve, 100));

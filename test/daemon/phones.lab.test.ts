@@ -10,7 +10,7 @@ import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harnes
 import { randomBytes } from "node:crypto";
 import { startBind, type Bind } from "../lab/bind.js";
 import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
-import { startDaemon, waitForStatus } from "../lab/daemon-harness.js";
+import { startDaemon, switchedTo, waitForStatus } from "../lab/daemon-harness.js";
 import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
@@ -75,9 +75,9 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   test("failover: the trunk registers through wan2 at once, short expiry, wan2's address in Asterisk", async () => {
     await lab.cut("wan1");
-    const status = await waitForStatus(stateDir, "failover report", (s) => s.active === "wan2" && s.lastSwitch?.to === "wan2", 30_000, daemon);
+    const status = await waitForStatus(stateDir, "failover report", (s) => switchedTo(s, "wan2"), 30_000, daemon);
     const steps = Object.fromEntries(status.lastSwitch!.steps.map((s) => [s.step, s]));
-    expect(Object.keys(steps)).toEqual(["route", "public-ip", "dns", "asterisk", "trunks"]);
+    expect(Object.keys(steps)).toEqual(["route", "conntrack", "public-ip", "dns", "asterisk", "trunks"]);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     expect(steps["public-ip"]!.detail).toContain(WAN2);
     expect(steps.dns!.detail).toBe("office.example.com updated");
@@ -92,7 +92,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   test("failback after the hold-down: wan1's address and the original expiry return", async () => {
     await lab.heal("wan1");
-    const status = await waitForStatus(stateDir, "failback report", (s) => s.active === "wan1" && s.lastSwitch?.kind === "failback", 30_000, daemon);
+    const status = await waitForStatus(stateDir, "failback report", (s) => switchedTo(s, "wan1") && s.lastSwitch?.kind === "failback", 30_000, daemon);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
     expect(await bind.digA("office.example.com")).toEqual([WAN1]);
@@ -104,7 +104,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
   test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
     await sim.stop();
     await lab.cut("wan1");
-    const failed = await waitForStatus(stateDir, "failover with AMI down", (s) => s.active === "wan2" && s.lastSwitch?.to === "wan2", 60_000, daemon);
+    const failed = await waitForStatus(stateDir, "failover with AMI down", (s) => switchedTo(s, "wan2"), 60_000, daemon);
     const steps = Object.fromEntries(failed.lastSwitch!.steps.map((s) => [s.step, s]));
     expect(steps.route!.ok).toBe(true);
     expect(steps["public-ip"]!.ok).toBe(true);
@@ -121,7 +121,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
     const repaired = await waitForStatus(stateDir, "repair of asterisk and trunks", (s) => s.lastSwitch?.ok === true && s.lastSwitch.to === "wan2", 60_000, daemon);
     // Only what failed is done again (and what it needs): DNS was fine.
-    expect(repaired.lastSwitch!.steps.map((s) => s.step)).toEqual(["route", "public-ip", "asterisk", "trunks"]);
+    expect(repaired.lastSwitch!.steps.map((s) => s.step)).toEqual(["route", "conntrack", "public-ip", "asterisk", "trunks"]);
     expect(repaired.active).toBe("wan2");
     await contactFrom(itsp, WAN2);
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toBeUndefined();

@@ -24,7 +24,7 @@ class FakeRoute implements RouteBackend {
       throw new Error("RTNETLINK answers: Network is unreachable");
     }
     this.active = link;
-    return { active: link, conntrackDeleted: 0, durationMs: 1 };
+    return { active: link, durationMs: 1 };
   }
 }
 

@@ -38,3 +38,14 @@ export async function waitForStatus(
 }
 
 export const linkState = (status: DaemonStatus, link: string) => status.links.find((l) => l.name === link)?.state;
+
+/** The office is on `link` and the switch there has finished all its steps (its report is in). */
+export const switchedTo = (status: DaemonStatus, link: string): boolean =>
+  status.active === link && status.lastSwitch?.to === link && !status.switching;
+
+/** When the last switch's route step ended (the daemon's clock, ms since the epoch). */
+export function routeChangedAt(status: DaemonStatus): number {
+  const route = status.lastSwitch?.steps.find((s) => s.step === "route");
+  if (!route || route.startedAtMs === undefined) throw new Error("the last switch has no timed route step");
+  return route.startedAtMs + route.durationMs;
+}

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SERVICES, type LabProcess } from "../lab/index.js";
-import { startDaemon, waitForStatus } from "../lab/daemon-harness.js";
+import { startDaemon, switchedTo, waitForStatus } from "../lab/daemon-harness.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { parseMail } from "./servers.js";
 import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
@@ -74,7 +74,7 @@ describeLab("alerts of a switch, delivered in the lab", () => {
 
   test("a failover's email and Slack message arrive through wan2, with the timeline", async () => {
     await lab.cut("wan1");
-    await waitForStatus(stateDir, "failover to wan2", (s) => s.active === "wan2", 15_000, daemon);
+    await waitForStatus(stateDir, "failover to wan2", (s) => switchedTo(s, "wan2"), 15_000, daemon);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !(received(servers).some((r) => r.mail) && received(servers).some((r) => r.slack))) {
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -120,7 +120,7 @@ describeLab("alerts queued while nothing is reachable survive a restart of wanct
     let daemon = startDaemon(lab, file);
     await waitForStatus(stateDir, "both links up", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
     await lab.cut("wan1");
-    await waitForStatus(stateDir, "failover to wan2", (s) => s.active === "wan2", 15_000, daemon);
+    await waitForStatus(stateDir, "failover to wan2", (s) => switchedTo(s, "wan2"), 15_000, daemon);
     const outbox = join(stateDir, "outbox");
     const queued = () => readdirSync(outbox).filter((f) => f.endsWith(".json")).map((f) => readFileSync(join(outbox, f), "utf8"));
     const deadline = Date.now() + 10_000;

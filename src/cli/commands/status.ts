@@ -35,6 +35,9 @@ export function renderStatus(status: DaemonStatus, now: number): string {
   for (const link of status.links) if (link.reason) lines.push(`  ${link.name}: ${link.reason}`);
   const last = status.lastSwitch;
   lines.push("", `switches since start: ${status.switches}`);
+  if (status.switching) {
+    lines.push(`switching: ${status.switching.kind} ${status.switching.from ?? "none"} → ${status.switching.to} since ${status.switching.startedAt}: route done, later steps running`);
+  }
   if (last) {
     lines.push(`last switch: ${last.kind} ${last.from ?? "none"} → ${last.to} at ${last.startedAt} (${last.ok ? "ok" : "FAILED"}, ${last.durationMs} ms): ${last.reason}`);
     for (const step of last.steps) lines.push(`  ${step.ok ? "ok  " : "FAIL"} ${step.step.padEnd(10)} ${String(Math.round(step.durationMs)).padStart(6)} ms  ${step.detail}`);

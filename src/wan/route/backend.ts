@@ -9,8 +9,6 @@ export interface RouteLink {
 export interface SwitchResult {
   /** The link that carries the default route now. */
   active: string;
-  /** Connection-tracking entries of SIP/RTP flows deleted because their NAT mapping went stale. */
-  conntrackDeleted: number;
   durationMs: number;
 }
 
@@ -22,6 +20,11 @@ export interface RouteBackend {
    * returns the link's source address for the probes. Throws when the link has no address yet.
    */
   prepareLink(link: string): Promise<string>;
-  /** Makes `link` carry the default route and flushes the flows that still use the old one. */
+  /** Makes `link` carry the default route. */
   activate(link: string): Promise<SwitchResult>;
+  /**
+   * Deletes the connection-tracking entries of SIP/RTP flows still tied to the other links (their
+   * NAT mapping is stale once `link` carries the traffic); returns how many. Absent: not supported.
+   */
+  flushStaleFlows?(link: string): Promise<number>;
 }

@@ -8,7 +8,6 @@ import { parseConntrackList, staleVoiceFlows } from "./conntrack.js";
 export interface LinuxRouteOptions {
   links: readonly RouteLink[];
   run: CommandRunner;
-  flushConntrack: boolean;
   sipPorts: readonly number[];
   rtpPorts: { from: number; to: number };
   /**
@@ -94,15 +93,19 @@ export class LinuxRouteBackend implements RouteBackend {
     for (const route of routes) {
       const ours = this.options.links.some((l) => l.interface === route.dev);
       if (ours && route.dev !== link.interface && (route.metric ?? 0) === 0) {
-        await this.options.run(["ip", "-4", "route", "del", "default", "via", route.gateway ?? "", "dev", route.dev ?? "", "table", "main"]);
+        const via = route.gateway ? ["via", route.gateway] : [];
+        await this.options.run(["ip", "-4", "route", "del", "default", ...via, "dev", route.dev ?? "", "table", "main"]);
       }
     }
-    const conntrackDeleted = this.options.flushConntrack ? await this.flushStaleFlows(link) : 0;
-    return { active: name, conntrackDeleted, durationMs: performance.now() - started };
+    return { active: name, durationMs: performance.now() - started };
   }
 
-  /** Deletes the SIP/RTP entries tied to the links other than `active`; returns how many. */
-  private async flushStaleFlows(active: RouteLink): Promise<number> {
+  /**
+   * Deletes the SIP/RTP entries tied to the links other than `name` (the active one); returns how
+   * many. A step of its own: if conntrack fails, the route has still moved.
+   */
+  async flushStaleFlows(name: string): Promise<number> {
+    const active = this.link(name);
     const staleAddresses = new Set<string>();
     for (const link of this.options.links) {
       if (link.name === active.name) continue;
