@@ -19,6 +19,8 @@ export interface DaemonDeps {
   steps?: Omit<SwitchAdaptersWithoutState, "route">;
   /** Calls up now (for call-aware failback); null when unknown. */
   activeCalls?: () => Promise<number | null>;
+  /** How often to look for a changed link address (default 10 s). */
+  addressCheckMs?: number;
   /** Releases what the adapters hold (the AMI connection), at stop. */
   close?: () => Promise<void>;
   makeProbes: (link: LinkBinding) => Probe[];
@@ -34,6 +36,8 @@ const PREPARE_RETRY_MS = 5_000;
 const SWITCH_RETRY_MS = 5_000;
 const STATUS_EVERY_MS = 1_000;
 const CALLS_EVERY_MS = 5_000;
+/** How often each link's own address is compared with the one its probes are bound to. */
+const ADDRESS_CHECK_EVERY_MS = 10_000;
 
 export function healthParams(config: Config): HealthParams {
   const { quorum, downAfter, upAfter, windowRounds, quality } = config.monitor;
@@ -67,6 +71,9 @@ export class Daemon {
   private readonly switcher: Switcher;
   private activeCalls: number | null = 0;
   private callsTimer: NodeJS.Timeout | undefined;
+  private addressTimer: NodeJS.Timeout | undefined;
+  /** The address each link's probes are bound to. */
+  private readonly boundAddress = new Map<string, string>();
   private stopped = false;
   private readonly startedAt: string;
 
@@ -112,17 +119,20 @@ export class Daemon {
         now: this.now,
         probes: this.probeFactory(link.name, link.interface),
         onRound: (name, results, at) => this.onRound(name, results, at),
+        onError: (error) => this.deps.logger.error({ link: link.name, err: (error as Error).stack }, `round of ${link.name} failed: ${(error as Error).message}`),
       });
       this.monitors.push(monitor);
       monitor.start();
     }
     this.writeStatus();
     this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
+    this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.statusTimer);
+    clearInterval(this.addressTimer);
     clearTimeout(this.callsTimer);
     await Promise.all(this.monitors.map((m) => m.stop()));
     await this.switcher.stop();
@@ -137,6 +147,7 @@ export class Daemon {
       if (this.now() < retryAt) throw new Error(`link ${name} is not ready`);
       try {
         const sourceAddress = await this.deps.route.prepareLink(name);
+        this.boundAddress.set(name, sourceAddress);
         this.deps.logger.info({ link: name, sourceAddress }, `probing ${name} from ${sourceAddress}`);
         return this.deps.makeProbes({ name, interface: iface, sourceAddress });
       } catch (error) {
@@ -145,6 +156,24 @@ export class Daemon {
         throw error;
       }
     };
+  }
+
+  /**
+   * A link whose address changed (DHCP, PPP) gets new probes and routing rules: probes bound to the
+   * old address would report a healthy link down.
+   */
+  private async followAddressChanges(): Promise<void> {
+    const { route, logger } = this.deps;
+    if (!route.linkAddress) return;
+    for (const [index, link] of this.config.links.entries()) {
+      const bound = this.boundAddress.get(link.name);
+      if (bound === undefined) continue;
+      const now = await route.linkAddress(link.name).catch(() => undefined);
+      if (now === bound) continue;
+      logger.warn({ link: link.name, was: bound, now: now ?? null }, `${link.name}'s address changed from ${bound} to ${now ?? "none"}: probing it anew`);
+      this.boundAddress.delete(link.name);
+      await this.monitors[index]?.rebuild();
+    }
   }
 
   private onRound(link: string, results: ProbeResult[], at: number): void {
@@ -190,7 +219,11 @@ export class Daemon {
     this.decision = decision;
     if (decision.action !== "switch") return;
     if (this.failedSwitch?.to === decision.to && now - this.failedSwitch.at < SWITCH_RETRY_MS) return;
-    void this.runSwitch(decision);
+    this.runSwitch(decision).catch((error: unknown) => {
+      // Never expected (every step catches its own errors), but a daemon must not die of it.
+      this.switching = false;
+      this.deps.logger.error({ err: (error as Error).stack }, `switch to ${decision.to} failed unexpectedly: ${(error as Error).message}`);
+    });
   }
 
   /** Counts calls every few seconds for call-aware failback; unknown (null) counts as busy. */

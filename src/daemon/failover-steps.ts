@@ -117,8 +117,12 @@ export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boo
 /** On a backup link: register at once with a short expiry, remembering the originals. */
 async function shortenTrunks(steps: PbxSteps): Promise<string> {
   const saved = steps.savedTrunks();
-  const result = await steps.pbx.registerTrunks({ shortExpirySeconds: steps.shortExpirySeconds, ...(saved ? { keepOriginals: saved } : {}) });
-  // Saved even on failure: the file may already hold the short values.
+  const result = await steps.pbx.registerTrunks({
+    shortExpirySeconds: steps.shortExpirySeconds,
+    ...(saved ? { keepOriginals: saved } : {}),
+    // Persisted before the file changes: a crash or a time-out halfway must not lose the originals.
+    onSaved: (originals) => steps.setSavedTrunks(originals),
+  });
   if (result.data) steps.setSavedTrunks(result.data.saved);
   return unwrap(result);
 }

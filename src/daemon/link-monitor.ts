@@ -8,6 +8,7 @@ export interface LinkMonitorOptions {
   /** Builds the link's probes; may throw while the link has no address (the round then fails). */
   probes: () => Promise<Probe[]>;
   onRound: (link: string, results: ProbeResult[], at: number) => void;
+  onError?: (error: unknown) => void;
   now?: () => number;
 }
 
@@ -42,7 +43,12 @@ export class LinkMonitor {
       const started = this.now();
       const results = await this.round();
       if (signal.aborted) break;
-      this.options.onRound(this.options.link, results, this.now());
+      try {
+        this.options.onRound(this.options.link, results, this.now());
+      } catch (error) {
+        // A bug in judging one round must not stop the link's monitoring.
+        this.options.onError?.(error);
+      }
       const wait = Math.max(0, started + this.options.intervalMs - this.now());
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

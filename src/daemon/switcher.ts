@@ -70,6 +70,8 @@ export class Switcher {
       return;
     }
     this.options.logger.warn({ unfinished }, `finishing what the last run left undone on ${active}: ${unfinished.steps.join(", ")}`);
+    // Its own controller, so that a switch decided meanwhile can cancel what it has not started.
+    this.current = new AbortController();
     this.scheduleRepair(0);
   }
 
@@ -174,7 +176,9 @@ export class Switcher {
     this.cancelRepair();
     this.repairTimer = setTimeout(() => {
       this.repairTimer = undefined;
-      this.repairing = this.repair().finally(() => (this.repairing = undefined));
+      this.repairing = this.repair()
+        .catch((error: unknown) => this.options.logger.error({ err: (error as Error).message }, `repair failed unexpectedly: ${(error as Error).message}`))
+        .finally(() => (this.repairing = undefined));
     }, delayMs);
   }
 

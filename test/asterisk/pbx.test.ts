@@ -146,6 +146,16 @@ describe("PJSIP: trunks", () => {
     expect(sim.fileText("pjsip.conf")).toContain("max_random_initial_delay = 1");
   });
 
+  it("hands over the originals before it changes the file (so a crash halfway cannot lose them)", async () => {
+    const { sim, pbx } = await setup();
+    const seenWhenSaved: string[] = [];
+    const r = await pbx.registerTrunks({ shortExpirySeconds: 120, onSaved: () => void seenWhenSaved.push(sim.fileText("pjsip.conf")!) });
+    expect(r.ok, r.detail).toBe(true);
+    expect(seenWhenSaved).toHaveLength(1);
+    expect(seenWhenSaved[0]).toMatch(/expiration = 3600/); // the file was still untouched
+    expect(sim.fileText("pjsip.conf")).toMatch(/expiration = 120/);
+  });
+
   it("keeps the first originals through a second failover", async () => {
     const { pbx } = await setup();
     const first = await pbx.registerTrunks({ shortExpirySeconds: 120 });

@@ -33,8 +33,12 @@ class FakeRoute implements RouteBackend {
   async activeLink() {
     return this.active;
   }
+  addresses: Record<string, string> = { wan1: "198.51.100.10", wan2: "100.64.0.2" };
   async prepareLink(name: string) {
-    return name === "wan1" ? "198.51.100.10" : "100.64.0.2";
+    return this.addresses[name]!;
+  }
+  async linkAddress(name: string) {
+    return this.addresses[name];
   }
   async flushStaleFlows(): Promise<number> {
     return 2;
@@ -209,5 +213,23 @@ describe("daemon", () => {
       ["dns", true],
     ]);
     expect(dnsCalls).toEqual(["203.0.113.10", "198.51.100.10"]); // in order: the office's address last
+  });
+
+  test("a link whose address changes (DHCP) is probed from its new address", async () => {
+    const route = new FakeRoute();
+    const stateDir = tempDir();
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
+    const bindings: string[] = [];
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      addressCheckMs: 10,
+      makeProbes: (link) => (bindings.push(`${link.name} ${link.sourceAddress}`), [fakeProbe(link)]),
+    });
+    await daemon.start();
+    await until("both bound", () => bindings.length === 2);
+    route.addresses.wan2 = "100.64.0.6";
+    await until("wan2 bound anew", () => bindings.includes("wan2 100.64.0.6"));
+    expect(bindings.filter((b) => b.startsWith("wan1"))).toEqual(["wan1 198.51.100.10"]); // the other link is left alone
   });
 });

@@ -140,7 +140,7 @@ export class ChanSipPbx extends AmiPbx {
       if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
       const keep = options.keepOriginals;
       if (keep && keep.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${keep.driver}, the PBX is configured for chan_sip`);
-      return this.#trunks(startedAt, short === undefined ? undefined : () => String(short), keep?.driver === "chan_sip" ? keep : undefined);
+      return this.#trunks(startedAt, short === undefined ? undefined : () => String(short), keep?.driver === "chan_sip" ? keep : undefined, options.onSaved);
     });
   }
 
@@ -153,7 +153,12 @@ export class ChanSipPbx extends AmiPbx {
   }
 
   /** `expiryFor(key)`: the ~expiry to set (null: none), or undefined to leave the line alone. */
-  async #trunks(startedAt: number, expiryFor: ((key: string) => string | null | undefined) | undefined, keep: Extract<SavedTrunkSettings, { driver: "chan_sip" }> | undefined): Promise<Outcome<TrunksData>> {
+  async #trunks(
+    startedAt: number,
+    expiryFor: ((key: string) => string | null | undefined) | undefined,
+    keep: Extract<SavedTrunkSettings, { driver: "chan_sip" }> | undefined,
+    onSaved?: (saved: SavedTrunkSettings) => void,
+  ): Promise<Outcome<TrunksData>> {
     const file = this.#file;
     const sections = await readConfigFile(this.client, file);
     const ref = findSection(sections, file, "general", null, "section");
@@ -167,6 +172,7 @@ export class ChanSipPbx extends AmiPbx {
       file,
       registers: usable.map(({ line }) => ({ key: line.key, expiry: kept.has(line.key) ? kept.get(line.key)! : line.expiry })),
     };
+    if (expiryFor) onSaved?.(saved);
     const changes: SectionChange[] = [];
     const wantedExpiry = new Map<string, string | null>();
     for (const { raw, line } of usable) {

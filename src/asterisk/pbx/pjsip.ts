@@ -171,7 +171,7 @@ export class PjsipPbx extends AmiPbx {
       const keep = options.keepOriginals;
       if (keep && keep.driver !== "pjsip") throw new PbxError("config", `saved settings are for ${keep.driver}, the PBX is configured for pjsip`);
       const plan: TrunkPlan | undefined = short === undefined ? undefined : () => ({ expiration: String(short), max_random_initial_delay: "0" });
-      return this.#trunks(startedAt, plan, keep?.driver === "pjsip" ? keep : undefined);
+      return this.#trunks(startedAt, plan, keep?.driver === "pjsip" ? keep : undefined, options.onSaved);
     });
   }
 
@@ -199,7 +199,12 @@ export class PjsipPbx extends AmiPbx {
       }));
   }
 
-  async #trunks(startedAt: number, planFor: TrunkPlan | undefined, keep: Extract<SavedTrunkSettings, { driver: "pjsip" }> | undefined): Promise<Outcome<TrunksData>> {
+  async #trunks(
+    startedAt: number,
+    planFor: TrunkPlan | undefined,
+    keep: Extract<SavedTrunkSettings, { driver: "pjsip" }> | undefined,
+    onSaved?: (saved: SavedTrunkSettings) => void,
+  ): Promise<Outcome<TrunksData>> {
     const file = this.#file;
     const configured = this.config.pjsip?.registrations ?? "auto";
     const listed = await this.#listRegistrations();
@@ -236,6 +241,7 @@ export class PjsipPbx extends AmiPbx {
       file,
       registrations: { ...Object.fromEntries([...refs].map(([n, ref]) => [n, current(ref)])), ...(keep?.registrations ?? {}) },
     };
+    if (planFor) onSaved?.(saved);
     const changes: SectionChange[] = [];
     const wanted = new Map<string, Record<string, string | null>>();
     for (const [name, ref] of refs) {

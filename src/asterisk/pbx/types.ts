@@ -128,6 +128,11 @@ export interface RegisterTrunksOptions {
   readonly shortExpirySeconds?: number;
   /** Originals saved by an earlier call and not restored yet. */
   readonly keepOriginals?: SavedTrunkSettings;
+  /**
+   * Called with the settings to restore before the file is changed, so the caller can persist them
+   * first: a crash in the middle must not lose the originals.
+   */
+  readonly onSaved?: (saved: SavedTrunkSettings) => void;
 }
 
 // --- calls and health ----------------------------------------------------------------------------------

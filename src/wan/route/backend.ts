@@ -20,6 +20,8 @@ export interface RouteBackend {
    * returns the link's source address for the probes. Throws when the link has no address yet.
    */
   prepareLink(link: string): Promise<string>;
+  /** The link's own address now (it may change: DHCP, PPP), or undefined when it has none. */
+  linkAddress?(link: string): Promise<string | undefined>;
   /** Makes `link` carry the default route. */
   activate(link: string): Promise<SwitchResult>;
   /**

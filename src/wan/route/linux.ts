@@ -67,6 +67,10 @@ export class LinuxRouteBackend implements RouteBackend {
     return address;
   }
 
+  async linkAddress(name: string): Promise<string | undefined> {
+    return this.sourceAddress(this.link(name)).catch(() => undefined);
+  }
+
   async prepareLink(name: string): Promise<string> {
     const link = this.link(name);
     const index = this.options.links.indexOf(link);
