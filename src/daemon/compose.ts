@@ -37,7 +37,8 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
 
   const asterisk = config.asterisk;
   const pbx = asterisk ? createPbx(asterisk, { logger }) : undefined;
-  const alerts = openAlerts(config, logger);
+  const secrets = secretValues(config);
+  const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) =>
     alerts?.enqueue(createAlert({ kind: "step-failed", reason: `DNS record ${alert.record} (${alert.provider}) stopped until the config changes: ${alert.detail}`, links: [] }));
   const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
@@ -45,6 +46,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   return {
     route,
     logger,
+    secrets,
     makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
     ...(alerts ? { alerts } : {}),
     ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
@@ -66,19 +68,23 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   };
 }
 
-/**
- * The alert outbox, when a channel is configured. Alerts follow the default route, which the
- * failover has just moved onto the link that works.
- */
-function openAlerts(config: Config, logger: Logger): AlertSink | undefined {
-  // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
-  const others = secretRefs(config).flatMap(({ path, ref }) => {
+/** The values of every secret in the config, to scrub from whatever leaves the process. */
+function secretValues(config: Config): string[] {
+  return secretRefs(config).flatMap(({ path, ref }) => {
     try {
       return [readSecret(ref, path)];
     } catch {
       return []; // Checked at load; whoever uses it reports it.
     }
   });
+}
+
+/**
+ * The alert outbox, when a channel is configured. Alerts follow the default route, which the
+ * failover has just moved onto the link that works.
+ */
+function openAlerts(config: Config, logger: Logger, others: readonly string[]): AlertSink | undefined {
+  // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
   const { notifiers, secrets } = notifiersFromConfig(config.alerts, { render: { secrets: others } });
   if (notifiers.length === 0) return undefined;
   return Dispatcher.open({

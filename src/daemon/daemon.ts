@@ -19,6 +19,8 @@ export interface DaemonDeps {
   steps?: Omit<SwitchAdaptersWithoutState, "route">;
   /** Calls up now (for call-aware failback); null when unknown. */
   activeCalls?: () => Promise<number | null>;
+  /** Secret values of the config: scrubbed from step details before they reach status, logs or alerts. */
+  secrets?: readonly string[];
   /** How often to look for a changed link address (default 10 s). */
   addressCheckMs?: number;
   /** Releases what the adapters hold (the AMI connection), at stop. */
@@ -76,6 +78,7 @@ export class Daemon {
   private readonly boundAddress = new Map<string, string>();
   private stopped = false;
   private readonly startedAt: string;
+  private stoppedAt: string | undefined;
 
   constructor(
     private readonly config: Config,
@@ -91,6 +94,7 @@ export class Daemon {
       primaryLink,
       adapters: { route: deps.route, publicAddress: async () => Promise.reject(new Error("no public address source")), ...deps.steps },
       logger: deps.logger,
+      secrets: deps.secrets ?? [],
       now: this.now,
       onRepair: (report) => {
         this.lastReport = report;
@@ -280,6 +284,7 @@ export class Daemon {
       pid: process.pid,
       startedAt: this.startedAt,
       updatedAt: new Date(this.now()).toISOString(),
+      ...(this.stoppedAt ? { stoppedAt: this.stoppedAt } : {}),
       active: this.active,
       pin: this.pinForStatus(),
       decision: decision

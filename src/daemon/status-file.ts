@@ -27,6 +27,8 @@ export const statusSchema = z.object({
   pid: z.number(),
   startedAt: z.string(),
   updatedAt: z.string(),
+  /** Set by a clean stop: the daemon is not running, however fresh the file is. */
+  stoppedAt: z.string().optional(),
   active: z.string().nullable(),
   pin: z.union([z.object({ mode: z.literal("auto") }), z.object({ mode: z.literal("pinned"), link: z.string() })]),
   decision: z.object({ action: z.string(), reason: z.string(), warning: z.string().optional() }),

@@ -2,6 +2,7 @@
 // back, steps not yet done), and runs failed steps again with backoff while the office stays on
 // that link. The daemon decides; the switcher does.
 import type { Logger } from "../log.js";
+import { scrubText } from "../notify/sanitize.js";
 import type { SwitchKind } from "./decider.js";
 import { switchSteps, stepsToRepeat, type SwitchAdapters, type SwitchContext } from "./failover-steps.js";
 import { runPipeline } from "./pipeline.js";
@@ -17,6 +18,8 @@ export interface SwitcherOptions {
   primaryLink: string;
   adapters: SwitchAdaptersWithoutState;
   logger: Logger;
+  /** Secret values to scrub from step details (an error may quote a URL with a token). */
+  secrets?: readonly string[];
   /** A repair run finished (its report), for alerts and status. */
   onRepair?: (report: FailoverReport) => void;
   now?: () => number;
@@ -145,7 +148,7 @@ export class Switcher {
       startedAt: new Date(started).toISOString(),
       durationMs: this.now() - started,
       ok: steps.every((s) => s.ok),
-      steps,
+      steps: steps.map((step) => ({ ...step, detail: scrubText(step.detail, this.options.secrets ?? []) })),
     };
   }
 

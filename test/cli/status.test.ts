@@ -87,6 +87,12 @@ describe("wanctl status", () => {
     expect(out).not.toContain("cf-secret-token");
   });
 
+  test("a cleanly stopped daemon is not running, however fresh its last status", () => {
+    const { code, out } = run({ ...sample("2026-11-25T11:59:59.000Z"), stoppedAt: "2026-11-25T11:59:59.000Z" });
+    expect(code).toBe(1);
+    expect(out).toMatch(/^the daemon is NOT running: it stopped at 2026-11-25T11:59:59\.000Z/);
+  });
+
   test("--json prints the status with whether the daemon runs", () => {
     const { out } = run(sample("2026-11-25T11:59:59.000Z"), true);
     expect(JSON.parse(out)).toMatchObject({ active: "wan2", running: true, switches: 1 });

@@ -10,6 +10,8 @@ import type { LinkBinding, Probe, ProbeResult } from "../../src/wan/probes/types
 import type { RouteBackend, SwitchResult } from "../../src/wan/route/backend.js";
 import { minimalConfig, tempDir } from "../config/fixtures.js";
 import { Writable } from "node:stream";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const answering = new Map<string, boolean>([
   ["wan1", true],
@@ -231,5 +233,35 @@ describe("daemon", () => {
     route.addresses.wan2 = "100.64.0.6";
     await until("wan2 bound anew", () => bindings.includes("wan2 100.64.0.6"));
     expect(bindings.filter((b) => b.startsWith("wan1"))).toEqual(["wan1 198.51.100.10"]); // the other link is left alone
+  });
+
+  test("a secret quoted in a step's error never reaches the status, the report or the alert", async () => {
+    const route = new FakeRoute();
+    const alerts: Alert[] = [];
+    const stateDir = tempDir();
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      secrets: ["tok-3f9a"],
+      makeProbes: (link) => [fakeProbe(link)],
+      alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
+      steps: {
+        publicAddress: async () => ({ address: "203.0.113.10", detail: "static" }),
+        updateDns: async () => {
+          throw new Error("GET https://dyn.example/update?token=tok-3f9a failed: 500");
+        },
+      },
+    });
+    await daemon.start();
+    await until("both up", () => daemon!.status().links.every((l) => l.state === "up"));
+    answering.set("wan1", false);
+    await until("the report", () => daemon!.status().lastSwitch?.to === "wan2");
+    const dns = daemon.status().lastSwitch!.steps.find((s) => s.step === "dns")!;
+    expect(dns.ok).toBe(false);
+    expect(dns.detail).toContain("token=[redacted]");
+    expect(JSON.stringify(daemon.status())).not.toContain("tok-3f9a");
+    expect(JSON.stringify(alerts)).not.toContain("tok-3f9a");
+    expect(readFileSync(join(stateDir, "status.json"), "utf8")).not.toContain("tok-3f9a");
   });
 });

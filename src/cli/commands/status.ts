@@ -66,12 +66,13 @@ export function showStatus(config: Config, io: CliIo, options: { json?: boolean 
     throw new CliError(`wanctl status: ${why}`, ExitCode.failure);
   }
   const status = result.value;
-  const stale = now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
+  const stale = status.stoppedAt !== undefined || now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
   if (options.json) {
     const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, io.env).records : [];
     io.out(JSON.stringify(redactSecrets({ ...status, running: !stale, dns }), null, 2));
   } else {
-    if (stale) io.out(`the daemon is NOT running: this status is ${ago(status.updatedAt, now)} old (pid ${status.pid})\n`);
+    if (status.stoppedAt) io.out(`the daemon is NOT running: it stopped at ${status.stoppedAt} (pid ${status.pid}); this is its last status\n`);
+    else if (stale) io.out(`the daemon is NOT running: this status is ${ago(status.updatedAt, now)} old (pid ${status.pid})\n`);
     io.out([renderStatus(status, now), ...dnsLines(config, io)].join("\n"));
   }
   return stale ? ExitCode.failure : ExitCode.ok;
