@@ -1,7 +1,7 @@
 // The steps of a switch, in the order of DESIGN.md: the route; then, through the new link, its
 // public address; then what that address feeds: DNS, Asterisk's external address, the trunks.
 // Each is an adapter call with a time limit; each failure skips only what needs it.
-import type { Pbx, SavedTrunkSettings } from "../asterisk/pbx/index.js";
+import type { Pbx, SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import { unwrap } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import type { SwitchKind } from "./decider.js";
@@ -26,6 +26,9 @@ export interface PbxSteps {
   /** The trunk settings to put back on the primary link (persisted by the daemon). */
   savedTrunks(): SavedTrunkSettings | undefined;
   setSavedTrunks(saved: SavedTrunkSettings | undefined): void;
+  /** The external-address settings from before the office left its primary link (persisted by the daemon). */
+  savedAddress(): SavedExternalAddress | undefined;
+  setSavedAddress(saved: SavedExternalAddress | undefined): void;
 }
 
 export interface SwitchAdapters {
@@ -100,7 +103,13 @@ export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boo
         name: "asterisk",
         needs: ["public-ip"],
         timeoutMs: pbx.addressTimeoutMs,
-        run: async (context) => unwrap(await pbx.pbx.setExternalAddress(context.publicAddress!)),
+        run: async (context) => {
+          const result = await pbx.pbx.setExternalAddress(context.publicAddress!);
+          // A copy of what Asterisk had before the first move off the primary link, until it is back.
+          if (context.toIsPrimary && result.ok) pbx.setSavedAddress(undefined);
+          else if (!context.toIsPrimary && result.data && !pbx.savedAddress()) pbx.setSavedAddress(result.data.saved);
+          return unwrap(result);
+        },
       },
       {
         name: "trunks",

@@ -2,13 +2,15 @@
 // failback, and a switch whose later steps have not all succeeded yet (finished at the next start).
 import { join } from "node:path";
 import { z } from "zod";
-import type { SavedTrunkSettings } from "../asterisk/pbx/index.js";
+import type { SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import { readJsonFile, writeJsonAtomic } from "./json-file.js";
 
 const stateSchema = z.object({
   version: z.literal(1),
   /** Asterisk's trunk settings before wanctl shortened them; present while on a backup link. */
   savedTrunks: z.custom<SavedTrunkSettings>((v) => typeof v === "object" && v !== null && "driver" in v).optional(),
+  /** Asterisk's external-address settings before wanctl changed them for a backup link (a copy for people and restores). */
+  savedAddress: z.custom<SavedExternalAddress>((v) => typeof v === "object" && v !== null && "driver" in v).optional(),
   /**
    * A switch to `link` whose steps after the route have not all succeeded: they are run again
    * (and at the next start) until they do, as long as the office stays on that link.

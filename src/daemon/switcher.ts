@@ -10,7 +10,7 @@ import type { FailoverReport, StepResult } from "./report.js";
 import { readState, writeState, type DaemonState } from "./state.js";
 
 export type SwitchAdaptersWithoutState = Omit<SwitchAdapters, "pbx"> & {
-  pbx?: Omit<NonNullable<SwitchAdapters["pbx"]>, "savedTrunks" | "setSavedTrunks">;
+  pbx?: Omit<NonNullable<SwitchAdapters["pbx"]>, "savedTrunks" | "setSavedTrunks" | "savedAddress" | "setSavedAddress">;
 };
 
 export interface SwitcherOptions {
@@ -57,6 +57,8 @@ export class Switcher {
               ...pbx,
               savedTrunks: () => this.state.savedTrunks,
               setSavedTrunks: (saved) => this.update({ savedTrunks: saved }),
+              savedAddress: () => this.state.savedAddress,
+              setSavedAddress: (saved) => this.update({ savedAddress: saved }),
             },
           }
         : {}),

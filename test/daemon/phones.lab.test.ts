@@ -87,6 +87,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.savedTrunks.registrations.itsp.expiration).toBe("3600");
+    expect(state.savedAddress.transports["transport-udp"]).toEqual({ external_media_address: WAN1, external_signaling_address: WAN1 });
     for (const step of status.lastSwitch!.steps) console.log(`failover step ${step.step}: ${Math.round(step.durationMs)} ms, ${step.detail}`);
   });
 
@@ -98,7 +99,9 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(await bind.digA("office.example.com")).toEqual([WAN1]);
     expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
     expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
-    expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).savedTrunks).toBeUndefined();
+    const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
+    expect(state.savedTrunks).toBeUndefined();
+    expect(state.savedAddress).toBeUndefined();
   });
 
   test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
