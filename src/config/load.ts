@@ -1,7 +1,7 @@
 // Reads the config file: strict JSON, then the schema, then the secrets it points at. Every
 // problem names its JSON path and its line:column in the file.
 import { readFileSync, statSync } from "node:fs";
-import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from "jsonc-parser";
+import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from "jsonc-parser";
 import { suggestKey } from "./json-schema.js";
 import { formatPath, positionOf, problemsFromIssue, type ConfigProblem, type PathSegment } from "./problems.js";
 import { configSchema, type Config } from "./schema/index.js";
@@ -112,6 +112,18 @@ export function secretRefs(config: Config): { path: string; ref: SecretRef }[] {
   return refs.filter((r): r is { path: string; ref: SecretRef } => r.ref !== undefined);
 }
 
+/** `a.b[2].c` → ["a", "b", 2, "c"]. */
+function pathSegments(path: string): PathSegment[] {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]!));
+}
+
+/** Line and column of the value at `path` in config text already known to parse. */
+function locate(text: string, path: PathSegment[]): { line: number; column: number } {
+  const root = parseTree(text);
+  const node = root ? findNodeAtLocation(root, path) : undefined;
+  return node ? positionOf(text, node.offset) : { line: 0, column: 0 };
+}
+
 /** Loads, validates and checks a config file (its secrets must be readable). */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let text: string;
@@ -130,7 +142,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       readSecret(ref, path, env);
     } catch (error) {
       if (!(error instanceof SecretError)) throw error;
-      secretProblems.push({ path: "", line: 0, column: 0, message: error.message });
+      // The message begins with the path; the position points at the secret in the file.
+      const at = locate(text, pathSegments(path));
+      secretProblems.push({ path: "", ...at, message: error.message });
     }
   }
   if (secretProblems.length) throw new ConfigError(file, secretProblems);

@@ -106,6 +106,9 @@ describe("loadConfig", () => {
     config.asterisk.ami.secret = { file: join(dir, "missing") };
     const broken = writeTemp("c.json", JSON.stringify(config));
     expect(() => loadConfig(broken, {})).toThrow(/asterisk\.ami\.secret: cannot read the secret file .*missing \(ENOENT\)/);
+    // Where in the file: the line and column of the secret's value.
+    const pretty = writeTemp("c.json", JSON.stringify(config, null, 2));
+    expect(() => loadConfig(pretty, {})).toThrow(new RegExp(`${pretty}:\\d+:\\d+: asterisk\\.ami\\.secret: cannot read`));
   });
 
   test("warns when a file others can read holds inline secrets, and only then", () => {
