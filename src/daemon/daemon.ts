@@ -11,7 +11,9 @@ import { LinkMonitor } from "./link-monitor.js";
 import { readPin } from "./pin.js";
 import type { FailoverReport } from "./report.js";
 import { Switcher, type SwitchAdaptersWithoutState } from "./switcher.js";
+import { CallCounter } from "./call-counter.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
+import { buildStatus } from "./status-view.js";
 
 export interface DaemonDeps {
   route: RouteBackend;
@@ -71,12 +73,10 @@ export class Daemon {
   private statusTimer: NodeJS.Timeout | undefined;
   private allDown = false;
   private readonly switcher: Switcher;
-  private activeCalls: number | null = 0;
-  private callsTimer: NodeJS.Timeout | undefined;
+  private calls: CallCounter | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
   /** The address each link's probes are bound to. */
   private readonly boundAddress = new Map<string, string>();
-  private stopped = false;
   private readonly startedAt: string;
   private stoppedAt: string | undefined;
 
@@ -114,7 +114,10 @@ export class Daemon {
     this.active = (await route.activeLink()) ?? null;
     logger.info({ active: this.active }, this.active ? `default route is on ${this.active}` : "no configured link carries the default route");
     this.switcher.resume(this.active);
-    if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) this.pollCalls();
+    if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) {
+      this.calls = new CallCounter(this.deps.activeCalls, CALLS_EVERY_MS);
+      this.calls.start();
+    }
     for (const link of this.config.links) {
       this.health.set(link.name, createLinkHealth(link.name, this.now()));
       const monitor = new LinkMonitor({
@@ -134,10 +137,9 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.statusTimer);
     clearInterval(this.addressTimer);
-    clearTimeout(this.callsTimer);
+    this.calls?.stop();
     await Promise.all(this.monitors.map((m) => m.stop()));
     await this.switcher.stop();
     await this.deps.close?.();
@@ -216,7 +218,7 @@ export class Daemon {
       active: this.active,
       pin: readPin(this.config.stateDir).pin,
       policy: this.policy,
-      activeCalls: this.config.failover.waitForIdleCalls ? this.activeCalls : 0,
+      activeCalls: this.calls ? this.calls.current : 0,
       now,
     });
     if (decision.reason !== this.decision?.reason) this.deps.logger.debug({ decision }, decision.reason);
@@ -228,21 +230,6 @@ export class Daemon {
       this.switching = false;
       this.deps.logger.error({ err: (error as Error).stack }, `switch to ${decision.to} failed unexpectedly: ${(error as Error).message}`);
     });
-  }
-
-  /** Counts calls every few seconds for call-aware failback; unknown (null) counts as busy. */
-  private pollCalls(): void {
-    const poll = async () => {
-      try {
-        this.activeCalls = (await this.deps.activeCalls?.()) ?? null;
-      } catch {
-        this.activeCalls = null;
-      }
-      // A count still in flight at stop must not arm a timer that keeps the process (and AMI) alive.
-      if (this.stopped) return;
-      this.callsTimer = setTimeout(() => void poll(), CALLS_EVERY_MS);
-    };
-    void poll();
   }
 
   private async runSwitch(decision: Extract<Decision, { action: "switch" }>): Promise<void> {
@@ -278,42 +265,21 @@ export class Daemon {
   }
 
   status(): DaemonStatus {
-    const decision = this.decision;
-    return {
-      version: 1,
-      pid: process.pid,
-      startedAt: this.startedAt,
-      updatedAt: new Date(this.now()).toISOString(),
-      ...(this.stoppedAt ? { stoppedAt: this.stoppedAt } : {}),
+    return buildStatus({
+      links: this.config.links,
+      health: this.health,
+      reasons: this.lastReason,
       active: this.active,
-      pin: this.pinForStatus(),
-      decision: decision
-        ? { action: decision.action, reason: decision.reason, ...(decision.warning ? { warning: decision.warning } : {}) }
-        : { action: "stay", reason: "waiting for the first probe rounds" },
-      links: this.config.links.map((link) => {
-        const h = this.health.get(link.name);
-        return {
-          name: link.name,
-          interface: link.interface,
-          priority: link.priority,
-          state: h?.state ?? "unknown",
-          since: new Date(h?.since ?? this.now()).toISOString(),
-          lossPct: h?.metrics.lossPct ?? null,
-          latencyMs: h?.metrics.latencyMs ?? null,
-          jitterMs: h?.metrics.jitterMs ?? null,
-          lastRound: h?.metrics.lastRound ? { answered: h.metrics.lastRound.answered, targets: h.metrics.lastRound.targets } : null,
-          reason: this.lastReason.get(link.name) ?? null,
-        };
-      }),
+      pin: readPin(this.config.stateDir).pin,
+      decision: this.decision,
       switches: this.switches,
       switching: this.inProgress,
       lastSwitch: this.lastReport,
-    };
-  }
-
-  private pinForStatus(): DaemonStatus["pin"] {
-    const { pin } = readPin(this.config.stateDir);
-    return pin.mode === "pinned" ? { mode: "pinned", link: pin.link } : { mode: "auto" };
+      pid: process.pid,
+      startedAt: this.startedAt,
+      stoppedAt: this.stoppedAt,
+      now: this.now(),
+    });
   }
 
   private writeStatus(): void {

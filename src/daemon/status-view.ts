@@ -1,0 +1,58 @@
+// The daemon's status as `wanctl status` shows it, built from what the daemon knows. Pure.
+import type { LinkConfig } from "../config/schema/links.js";
+import type { LinkHealth } from "../wan/health.js";
+import type { Decision } from "./decider.js";
+import type { Pin } from "./pin.js";
+import type { FailoverReport } from "./report.js";
+import type { DaemonStatus } from "./status-file.js";
+
+export interface StatusInput {
+  links: readonly LinkConfig[];
+  health: ReadonlyMap<string, LinkHealth>;
+  /** The last health event's reason per link. */
+  reasons: ReadonlyMap<string, string>;
+  active: string | null;
+  pin: Pin;
+  decision: Decision | undefined;
+  switches: number;
+  switching: DaemonStatus["switching"];
+  lastSwitch: FailoverReport | null;
+  pid: number;
+  startedAt: string;
+  stoppedAt: string | undefined;
+  now: number;
+}
+
+export function buildStatus(input: StatusInput): DaemonStatus {
+  const { decision, now } = input;
+  return {
+    version: 1,
+    pid: input.pid,
+    startedAt: input.startedAt,
+    updatedAt: new Date(now).toISOString(),
+    ...(input.stoppedAt ? { stoppedAt: input.stoppedAt } : {}),
+    active: input.active,
+    pin: input.pin.mode === "pinned" ? { mode: "pinned", link: input.pin.link } : { mode: "auto" },
+    decision: decision
+      ? { action: decision.action, reason: decision.reason, ...(decision.warning ? { warning: decision.warning } : {}) }
+      : { action: "stay", reason: "waiting for the first probe rounds" },
+    links: input.links.map((link) => {
+      const h = input.health.get(link.name);
+      return {
+        name: link.name,
+        interface: link.interface,
+        priority: link.priority,
+        state: h?.state ?? "unknown",
+        since: new Date(h?.since ?? now).toISOString(),
+        lossPct: h?.metrics.lossPct ?? null,
+        latencyMs: h?.metrics.latencyMs ?? null,
+        jitterMs: h?.metrics.jitterMs ?? null,
+        lastRound: h?.metrics.lastRound ? { answered: h.metrics.lastRound.answered, targets: h.metrics.lastRound.targets } : null,
+        reason: input.reasons.get(link.name) ?? null,
+      };
+    }),
+    switches: input.switches,
+    switching: input.switching,
+    lastSwitch: input.lastSwitch,
+  };
+}
