@@ -150,6 +150,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (secretProblems.length) throw new ConfigError(file, secretProblems);
 
   const warnings: string[] = [];
+  if (config.failover.waitForIdleCalls && !config.asterisk) {
+    warnings.push(`failover.waitForIdleCalls is on but there is no "asterisk" section: calls cannot be counted, so failback will not wait for them`);
+  }
   const inline = inlineSecretPaths(config);
   if (inline.length && (statSync(file).mode & 0o004) !== 0) {
     warnings.push(

@@ -122,6 +122,11 @@ describe("loadConfig", () => {
     expect(loadConfig(writeTemp("c.json", JSON.stringify(minimalConfig()), 0o644), {}).warnings).toEqual([]);
   });
 
+  test("warns when call-aware failback is asked for without an Asterisk to count calls on", () => {
+    const config = { ...minimalConfig(), failover: { waitForIdleCalls: true } };
+    expect(loadConfig(writeTemp("c.json", JSON.stringify(config)), {}).warnings).toEqual([expect.stringMatching(/^failover\.waitForIdleCalls is on but there is no "asterisk" section/)]);
+  });
+
   test("a missing file is a config error naming the file", () => {
     expect(() => loadConfig("/nonexistent/wanctl.json", {})).toThrow("/nonexistent/wanctl.json: cannot read the config file (no such file)");
   });
