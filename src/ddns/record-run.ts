@@ -1,0 +1,127 @@
+// One record's part of a run: stop or back-off first, then the cache and the authoritative check
+// (no update for an address already there), then the provider's update and the state it leaves.
+import { performance } from "node:perf_hooks";
+import { normalizeName } from "../dns/wire.js";
+import { backoffMs } from "./backoff.js";
+import { findAuthoritativeServers, queryA } from "./dns-client.js";
+import { recordFingerprint } from "./fingerprint.js";
+import { DdnsError, type DnsProvider, type DnsProviderConfig, type RecordConfig } from "./provider.js";
+import { abortAfter, callOptions, iso, round, type Ctx } from "./run-context.js";
+import type { LastResult, RecordState } from "./state.js";
+import type { RecordResult } from "./update-types.js";
+
+/** The record's address at its authoritative source: the provider's API, the RFC 2136 server, or the zone's name servers. */
+async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: Ctx): Promise<string | null> {
+  const timeoutMs = ctx.opts.checkTimeoutMs ?? 3000;
+  const signal = abortAfter(timeoutMs, ctx.opts.signal);
+  if (provider.current) return provider.current(record, signal, callOptions(ctx));
+  const { servers } = await findAuthoritativeServers(record.name, {
+    timeoutMs,
+    ...(ctx.opts.resolvers ? { resolvers: ctx.opts.resolvers } : {}),
+    ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}),
+  });
+  const r = await queryA(servers[0]!, record.name, { port: ctx.opts.dnsPort ?? 53, timeoutMs, signal, ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}) });
+  return r.addresses[0] ?? null;
+}
+
+export interface RecordRun {
+  result: RecordResult;
+  state?: RecordState;
+  /** Set when an update changed the record and verification is due. */
+  verifyFrom?: number;
+}
+
+function freshState(provider: string, fingerprint: string, previous: RecordState | undefined): RecordState {
+  // A changed config starts over: no stop, no back-off, and no trust in the cached value.
+  return { provider, fingerprint, address: previous?.address ?? null, confirmedAt: null, failures: 0, retryAt: null, stopped: null, last: previous?.last ?? null };
+}
+
+export async function runRecord(
+  record: RecordConfig,
+  providerConfig: DnsProviderConfig | undefined,
+  provider: DnsProvider | undefined,
+  address: string,
+  previous: RecordState | undefined,
+  ctx: Ctx,
+): Promise<RecordRun> {
+  const t0 = performance.now();
+  const name = normalizeName(record.name);
+  const startedAt = ctx.now();
+  const base = { record: name, provider: record.provider, address };
+  const took = (): number => round(performance.now() - t0);
+  if (!provider || !providerConfig) {
+    return { result: { ...base, ok: false, changed: false, outcome: "failed", detail: `no provider with id ${JSON.stringify(record.provider)}`, durationMs: took() } };
+  }
+  const fingerprint = recordFingerprint(record, providerConfig, ctx.opts.env);
+  const st: RecordState = previous && previous.fingerprint === fingerprint && previous.provider === record.provider ? { ...previous } : freshState(record.provider, fingerprint, previous);
+
+  if (st.stopped && !ctx.opts.retryStopped) {
+    return {
+      result: { ...base, ok: false, changed: false, outcome: "stopped", detail: `stopped since ${st.stopped.at}: ${st.stopped.reason} (change the record's or provider's config to try again)`, durationMs: took() },
+    };
+  }
+  if (!ctx.opts.force && st.retryAt !== null && startedAt < st.retryAt) {
+    const lastWhy = st.last && !st.last.ok ? `: ${st.last.detail}` : "";
+    return {
+      result: { ...base, ok: false, changed: false, outcome: "backing-off", detail: `backing off after ${st.failures} failure${st.failures === 1 ? "" : "s"} until ${iso(st.retryAt)}${lastWhy}`, durationMs: took(), retryAt: iso(st.retryAt) },
+    };
+  }
+
+  const finish = (r: Omit<RecordResult, keyof typeof base | "durationMs">, next: RecordState, verifyFrom?: number): RecordRun => {
+    const result: RecordResult = { ...base, ...r, durationMs: took() };
+    const last: LastResult = {
+      at: iso(startedAt),
+      outcome: result.outcome,
+      ok: result.ok,
+      changed: result.changed,
+      address,
+      detail: result.detail,
+      durationMs: result.durationMs,
+    };
+    return { result, state: { ...next, last }, ...(verifyFrom !== undefined ? { verifyFrom } : {}) };
+  };
+
+  let note = "";
+  if (!ctx.opts.force) {
+    const cacheSaysSame = st.address === address && st.confirmedAt !== null;
+    const cacheSaysOther = st.address !== null && st.address !== address && st.confirmedAt !== null;
+    if (!cacheSaysOther) {
+      // Nothing cached, or the cache says it is there already: ask the source of truth.
+      let current: string | null | undefined;
+      let lookupError = "";
+      try {
+        current = await lookupCurrent(record, provider, ctx);
+      } catch (err) {
+        lookupError = (err as Error).message;
+      }
+      if (current === address) {
+        return finish({ ok: true, changed: false, outcome: "unchanged", detail: `already ${address} (authoritative answer); no update sent` }, { ...st, address, confirmedAt: iso(ctx.now()), failures: 0, retryAt: null });
+      }
+      if (current === undefined && cacheSaysSame) {
+        return finish({ ok: true, changed: false, outcome: "unchanged", detail: `already ${address} (cached ${st.confirmedAt}; the authoritative check failed: ${lookupError}); no update sent` }, { ...st, failures: 0, retryAt: null });
+      }
+      if (current !== undefined && cacheSaysSame) note = ` (the cache said ${address} but the record held ${current ?? "nothing"})`;
+    }
+  }
+
+  const sentAt = performance.now();
+  try {
+    const signal = abortAfter(ctx.opts.updateTimeoutMs ?? 3 * (ctx.opts.requestTimeoutMs ?? 10_000), ctx.opts.signal);
+    const out = await provider.update(record, address, signal, callOptions(ctx));
+    const next: RecordState = { ...st, address, confirmedAt: iso(ctx.now()), failures: 0, retryAt: null, stopped: null };
+    if (!out.changed) return finish({ ok: true, changed: false, outcome: "unchanged", detail: `${out.detail}${note}` }, next);
+    return finish({ ok: true, changed: true, outcome: "updated", detail: `${out.detail}${note}` }, next, record.verify ? sentAt : undefined);
+  } catch (err) {
+    const e = err instanceof DdnsError ? err : new DdnsError(`${name}: ${(err as Error).message}`, "transient");
+    const failures = st.failures + 1;
+    if (e.kind === "permanent") {
+      const at = iso(ctx.now());
+      const next: RecordState = { ...st, failures, retryAt: null, stopped: { at, reason: e.message } };
+      return finish({ ok: false, changed: false, outcome: "stopped", detail: `${e.message}; stopped until the config changes` }, next);
+    }
+    const wait = backoffMs(failures, ctx.random, e.options.retryAfterMs);
+    const retryAt = ctx.now() + wait;
+    const next: RecordState = { ...st, failures, retryAt };
+    return finish({ ok: false, changed: false, outcome: "failed", detail: `${e.message}; next try after ${Math.round(wait / 1000)} s`, retryAt: iso(retryAt) }, next);
+  }
+}

@@ -1,0 +1,85 @@
+// Verification after an update: the authoritative servers are asked until all of them answer the
+// new address, or the deadline passes.
+import { performance } from "node:perf_hooks";
+import { findAuthoritativeServers, queryA } from "./dns-client.js";
+import type { DnsProvider, RecordConfig } from "./provider.js";
+import { round, type Ctx } from "./run-context.js";
+
+async function servedAddresses(server: string, port: number, record: RecordConfig, ctx: Ctx, timeoutMs: number): Promise<string[]> {
+  const r = await queryA(server, record.name, {
+    port,
+    timeoutMs,
+    sends: 2,
+    ...(ctx.opts.signal ? { signal: ctx.opts.signal } : {}),
+    ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}),
+  });
+  return r.addresses;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+/**
+ * Asks the record's authoritative server(s) until every one answers `address`, within the
+ * verification deadline. `since` is when the update was sent (performance.now()).
+ */
+export async function verifyRecord(
+  record: RecordConfig,
+  address: string,
+  provider: DnsProvider,
+  ctx: Ctx,
+  since: number,
+): Promise<{ verified: boolean; verifiedMs?: number; detail: string }> {
+  const deadline = performance.now() + (ctx.opts.verifyTimeoutMs ?? 30_000);
+  const interval = ctx.opts.verifyIntervalMs ?? 500;
+  let servers: { server: string; port: number }[];
+  try {
+    const known = provider.authoritative?.(record);
+    if (known) servers = [known];
+    else {
+      const found = await findAuthoritativeServers(record.name, {
+        timeoutMs: Math.min(5000, ctx.opts.verifyTimeoutMs ?? 30_000),
+        ...(ctx.opts.resolvers ? { resolvers: ctx.opts.resolvers } : {}),
+        ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}),
+      });
+      servers = found.servers.map((server) => ({ server, port: ctx.opts.dnsPort ?? 53 }));
+    }
+  } catch (err) {
+    return { verified: false, detail: `not verified: ${(err as Error).message}` };
+  }
+  const pending = new Map(servers.map((s) => [`${s.server}:${s.port}`, s]));
+  const last = new Map<string, string>();
+  while (pending.size > 0 && !ctx.opts.signal?.aborted) {
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    await Promise.all(
+      [...pending].map(async ([label, s]) => {
+        try {
+          const got = await servedAddresses(s.server, s.port, record, ctx, Math.max(50, Math.min(1000, left)));
+          if (got.includes(address)) pending.delete(label);
+          else last.set(label, got.length ? got.join(", ") : "no A record");
+        } catch (err) {
+          last.set(label, (err as Error).message);
+        }
+      }),
+    );
+    if (pending.size === 0) break;
+    if (deadline - performance.now() <= 0) break;
+    await sleep(Math.min(interval, Math.max(0, deadline - performance.now())), ctx.opts.signal);
+  }
+  if (pending.size === 0) {
+    const verifiedMs = round(performance.now() - since);
+    const who = servers.map((s) => (s.port === 53 ? s.server : `${s.server}:${s.port}`)).join(", ");
+    return { verified: true, verifiedMs, detail: `verified: ${who} answer${servers.length === 1 ? "s" : ""} ${address}` };
+  }
+  const words = [...pending.keys()].map((k) => `${k} ${last.has(k) ? `says ${last.get(k)}` : "not asked"}`).join("; ");
+  return { verified: false, detail: `not verified within ${ctx.opts.verifyTimeoutMs ?? 30_000} ms: ${words}` };
+}
