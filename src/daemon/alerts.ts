@@ -10,6 +10,8 @@ export interface AlertSink {
   /** A link came back: try what is queued now instead of at the end of its backoff. */
   retryNow(): void;
   stop(): Promise<void>;
+  /** Each channel's queue, for `wanctl status`. */
+  status?(): { channel: string; queued: number; attempts: number; lastError?: string }[];
 }
 
 export function linkFigures(health: Iterable<LinkHealth>): LinkFigures[] {

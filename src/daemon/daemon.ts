@@ -279,6 +279,9 @@ export class Daemon {
       startedAt: this.startedAt,
       stoppedAt: this.stoppedAt,
       now: this.now(),
+      // While a switch runs its later steps, they are not "pending" yet.
+      ...(this.inProgress ? {} : this.switcher.view()),
+      ...(this.deps.alerts?.status ? { alerts: this.deps.alerts.status().map(({ channel, queued, attempts, lastError }) => ({ channel, queued, attempts, ...(lastError ? { lastError } : {}) })) } : {}),
     });
   }
 

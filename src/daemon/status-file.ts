@@ -47,6 +47,12 @@ export const statusSchema = z.object({
   /** A switch whose later steps (DNS, Asterisk, trunks) are still running. */
   switching: z.object({ from: z.string().nullable(), to: z.string(), kind: z.enum(["failover", "failback", "manual"]), startedAt: z.string() }).nullable().optional(),
   lastSwitch: reportSchema.nullable(),
+  /** Steps of the last switch still to be done (retried with backoff), e.g. Asterisk was unreachable. */
+  pending: z.object({ link: z.string(), steps: z.array(z.string()), since: z.string() }).nullable().optional(),
+  /** The trunks run with the short expiry (the office is off its primary link). */
+  trunksShortened: z.boolean().optional(),
+  /** Alerts waiting per channel. */
+  alerts: z.array(z.object({ channel: z.string(), queued: z.number(), attempts: z.number(), lastError: z.string().optional() })).optional(),
 });
 
 export type DaemonStatus = z.infer<typeof statusSchema>;

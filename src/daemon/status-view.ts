@@ -21,6 +21,9 @@ export interface StatusInput {
   startedAt: string;
   stoppedAt: string | undefined;
   now: number;
+  pending?: DaemonStatus["pending"];
+  trunksShortened?: boolean;
+  alerts?: DaemonStatus["alerts"];
 }
 
 export function buildStatus(input: StatusInput): DaemonStatus {
@@ -54,5 +57,8 @@ export function buildStatus(input: StatusInput): DaemonStatus {
     switches: input.switches,
     switching: input.switching,
     lastSwitch: input.lastSwitch,
+    pending: input.pending ?? null,
+    ...(input.trunksShortened !== undefined ? { trunksShortened: input.trunksShortened } : {}),
+    ...(input.alerts ? { alerts: input.alerts } : {}),
   };
 }

@@ -65,6 +65,12 @@ export class Switcher {
     };
   }
 
+  /** What `wanctl status` shows of the state: steps still to do, and whether the trunks run short. */
+  view(): { pending: { link: string; steps: string[]; since: string } | null; trunksShortened: boolean } {
+    const u = this.state.unfinished;
+    return { pending: u ? { link: u.link, steps: [...u.steps], since: u.since } : null, trunksShortened: this.state.savedTrunks !== undefined };
+  }
+
   /** Steps a previous run left undone on `active` (e.g. killed mid-failover): run them again now. */
   resume(active: string | null): void {
     const unfinished = this.state.unfinished;

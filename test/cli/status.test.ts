@@ -55,6 +55,22 @@ describe("wanctl status", () => {
     expect(out).toMatch(/ok +route +41 ms +default route via wan2; 2 stale/);
   });
 
+  test("says plainly what is not done yet, that the trunks run short, and which alerts wait", () => {
+    const { out } = run({
+      ...sample("2026-11-25T11:59:59.000Z"),
+      pending: { link: "wan2", steps: ["asterisk", "trunks"], since: "2026-11-25T11:30:00.000Z" },
+      trunksShortened: true,
+      alerts: [
+        { channel: "email", queued: 2, attempts: 3, lastError: "smtp.example.com:587 timed out" },
+        { channel: "slack", queued: 0, attempts: 0 },
+      ],
+    });
+    expect(out).toContain("NOT DONE on wan2 since 2026-11-25T11:30:00.000Z: asterisk, trunks");
+    expect(out).toContain("trunks: short registration expiry while off the primary link");
+    expect(out).toContain("alerts: 2 waiting for email (last error: smtp.example.com:587 timed out)");
+    expect(out).not.toContain("waiting for slack");
+  });
+
   test("a stale status says the daemon is not running and exits 1", () => {
     const { code, out } = run(sample("2026-11-25T11:50:00.000Z"));
     expect(code).toBe(1);

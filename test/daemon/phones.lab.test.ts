@@ -117,6 +117,8 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(steps.asterisk!.detail).not.toContain(AMI_SECRET);
     expect(steps.trunks).toMatchObject({ ok: false, skipped: true });
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toMatchObject({ link: "wan2", steps: ["asterisk", "trunks"] });
+    const pending = await waitForStatus(stateDir, "pending steps in the status", (s) => Boolean(s.pending), 10_000, daemon);
+    expect(pending.pending).toMatchObject({ link: "wan2", steps: ["asterisk", "trunks"] });
 
     // Asterisk comes back: the retry finishes the job without moving the office.
     const files = fixtureConfigFiles();
@@ -128,5 +130,6 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(repaired.active).toBe("wan2");
     await contactFrom(itsp, WAN2);
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toBeUndefined();
+    expect((await waitForStatus(stateDir, "nothing pending", (s) => !s.pending, 10_000, daemon)).trunksShortened).toBe(true);
   });
 });

@@ -33,6 +33,13 @@ export function renderStatus(status: DaemonStatus, now: number): string {
     ...status.links.map((link) => linkLine(link, status.active, now)),
   ];
   for (const link of status.links) if (link.reason) lines.push(`  ${link.name}: ${link.reason}`);
+  if (status.pending) {
+    lines.push(`NOT DONE on ${status.pending.link} since ${status.pending.since}: ${status.pending.steps.join(", ")} (retried with backoff; see the last switch below)`);
+  }
+  if (status.trunksShortened) lines.push("trunks: short registration expiry while off the primary link (the original returns on failback)");
+  for (const a of status.alerts ?? []) {
+    if (a.queued > 0) lines.push(`alerts: ${a.queued} waiting for ${a.channel}${a.lastError ? ` (last error: ${a.lastError})` : ""}`);
+  }
   const last = status.lastSwitch;
   lines.push("", `switches since start: ${status.switches}`);
   if (status.switching) {
