@@ -3,7 +3,6 @@ import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_CONFIG_PATH } from "../config/load.js";
 import { checkConfig } from "./commands/check-config.js";
 import { loadConfigForCommand } from "./commands/load.js";
-import { notBuiltYet } from "./commands/not-built.js";
 import { showStatus } from "./commands/status.js";
 import { pinLink, unpin } from "./commands/use.js";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes.js";
@@ -44,12 +43,12 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     done(pinLink(loadConfigForCommand(o.config, io).config, link, io)),
   );
   command("auto", "let wanctl choose the link again").action((o: CommonOptions) => done(unpin(loadConfigForCommand(o.config, io).config, io)));
-  command("test", "run a failover drill that proves every step")
+  command("test", "run a failover drill in the running daemon: to the backup link and back, every step proven")
     .option("--notify", "only send a test alert through every channel and report each outcome")
     .action(async (o: CommonOptions & { notify?: boolean }) => {
       const { config } = loadConfigForCommand(o.config, io);
-      if (!o.notify) notBuiltYet("test", "the failover drill (`wanctl test --notify` works)");
-      return done(import("./commands/test-notify.js").then((m) => m.testNotify(config, io)));
+      if (o.notify) return done(import("./commands/test-notify.js").then((m) => m.testNotify(config, io)));
+      return done(import("./commands/drill.js").then((m) => m.runDrillCommand(config, io)));
     });
   command("ip", "print each link's public address, learned through that link").action(async (o: CommonOptions) =>
     done((await import("./commands/ip-dns.js")).showPublicAddresses(loadConfigForCommand(o.config, io).config, io)),

@@ -11,7 +11,10 @@ import { LinkMonitor } from "./link-monitor.js";
 import { readPin } from "./pin.js";
 import type { FailoverReport } from "./report.js";
 import { Switcher, type SwitchAdaptersWithoutState } from "./switcher.js";
+import { Cron } from "croner";
 import { CallCounter } from "./call-counter.js";
+import { controlSocket, startControlServer, type ControlServer } from "./control.js";
+import { drillAlert, runDrill, type DrillReport } from "./drill.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
 import { buildStatus } from "./status-view.js";
 
@@ -74,6 +77,9 @@ export class Daemon {
   private allDown = false;
   private readonly switcher: Switcher;
   private calls: CallCounter | undefined;
+  private drilling = false;
+  private control: ControlServer | undefined;
+  private drillSchedule: Cron | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
   /** The address each link's probes are bound to. */
   private readonly boundAddress = new Map<string, string>();
@@ -133,10 +139,17 @@ export class Daemon {
     }
     this.writeStatus();
     this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
+    this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
+    if (this.config.drills.schedule) {
+      // Scheduled drills run in the daemon's own time zone, paused while another is running.
+      this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
+    }
     this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
   }
 
   async stop(): Promise<void> {
+    this.drillSchedule?.stop();
+    await this.control?.close();
     clearInterval(this.statusTimer);
     clearInterval(this.addressTimer);
     this.calls?.stop();
@@ -211,7 +224,7 @@ export class Daemon {
   }
 
   private evaluate(now: number): void {
-    if (this.switching) return;
+    if (this.switching || this.drilling) return;
     const decision = decide({
       links: this.config.links,
       health: Object.fromEntries(this.health),
@@ -232,7 +245,7 @@ export class Daemon {
     });
   }
 
-  private async runSwitch(decision: Extract<Decision, { action: "switch" }>): Promise<void> {
+  private async runSwitch(decision: Extract<Decision, { action: "switch" }>, options: { alert?: boolean } = {}): Promise<FailoverReport> {
     this.switching = true;
     const { logger } = this.deps;
     logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
@@ -259,9 +272,34 @@ export class Daemon {
     const report = await finished;
     if (this.inProgress === inProgress) this.inProgress = null;
     this.lastReport = report;
-    this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
+    if (options.alert !== false) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
     this.writeStatus();
+    return report;
+  }
+
+  /**
+   * The failover drill: to the best backup link and back, every step carried out for real, decisions
+   * held meanwhile (the decider would otherwise fail back at once). Refused when the office is not
+   * in a state to prove anything (a link down, a switch running, steps pending, a pin).
+   */
+  async drill(): Promise<DrillReport> {
+    return runDrill({
+      now: this.now,
+      logger: this.deps.logger,
+      links: this.config.links,
+      health: this.health,
+      active: () => this.active,
+      busy: () => (this.switching || this.drilling || this.inProgress ? "a switch is running" : this.switcher.view().pending ? "steps of the last switch are still being retried" : undefined),
+      pinned: () => readPin(this.config.stateDir).pin.mode === "pinned",
+      hold: (on) => {
+        this.drilling = on;
+      },
+      move: (to, from, reason) => this.runSwitch({ action: "switch", to, from, kind: "manual", reason }, { alert: false }),
+      alert: (report) => {
+        if (this.config.drills.notify) this.deps.alerts?.enqueue(drillAlert(report, linkFigures(this.health.values())));
+      },
+    });
   }
 
   status(): DaemonStatus {

@@ -54,11 +54,12 @@ describe("wanctl CLI", () => {
     expect((await cli(["check-config"], { WANCTL_CONFIG: file })).code).toBe(0);
   });
 
-  test("test says plainly that the drill is not built yet (exit 1)", async () => {
-    const file = writeTemp("ok.json", JSON.stringify(minimalConfig()));
+  test("test without a running daemon says so (exit 1)", async () => {
+    const stateDir = tempDir();
+    const file = writeTemp("ok.json", JSON.stringify({ ...minimalConfig(), stateDir }));
     const { code, stderr } = await cli(["test", "-c", file]);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/not built yet .* nothing was done/);
+    expect(stderr).toContain(`wanctl test: the daemon is not running (no control socket at ${stateDir}/control.sock)`);
   });
 
   test("status without a running daemon says so and exits 1", async () => {

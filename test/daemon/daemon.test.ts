@@ -264,4 +264,56 @@ describe("daemon", () => {
     expect(JSON.stringify(alerts)).not.toContain("tok-3f9a");
     expect(readFileSync(join(stateDir, "status.json"), "utf8")).not.toContain("tok-3f9a");
   });
+
+  test("a drill moves the office to the backup and back, holding decisions meanwhile, and alerts its result", async () => {
+    const route = new FakeRoute();
+    const alerts: Alert[] = [];
+    // No hold-down: without the drill holding decisions, the decider would fail back on its own
+    // as soon as the office reached wan2.
+    const { daemon } = start(route, alerts, {
+        publicAddress: async () => ({ address: "203.0.113.10", detail: "static" }),
+        // Later steps that take a while, during which many probe rounds come in.
+        updateDns: (address) => new Promise((resolve) => setTimeout(() => resolve(`updated to ${address}`), 100)),
+      },
+      { config: { failover: { holdDownSeconds: 0 } } },
+    );
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    const report = await daemon.drill();
+    expect(report).toMatchObject({ ok: true, from: "wan1", to: "wan2" });
+    expect(report.out!.steps.map((s) => [s.step, s.ok])).toEqual([["route", true], ["public-ip", true], ["dns", true]]);
+    expect(report.back!.steps.map((s) => [s.step, s.ok])).toEqual([["route", true], ["public-ip", true], ["dns", true]]);
+    expect(route.calls).toEqual(["wan2", "wan1"]); // not a failback of its own in between
+    expect(daemon.activeLink).toBe("wan1");
+    expect(alerts.map((a) => [a.kind, a.ok])).toEqual([["drill", true]]);
+    expect(alerts[0]!.timeline.map((t) => t.step)).toEqual(["wan2: route", "wan2: public-ip", "wan2: dns", "wan1: route", "wan1: public-ip", "wan1: dns"]);
+  });
+
+  test("a drill is refused when there is nothing to prove it on, and says why", async () => {
+    const route = new FakeRoute();
+    const { daemon } = start(route);
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan2", false);
+    await until("wan2 down", () => daemon.status().links[1]!.state === "down");
+    expect(await daemon.drill()).toMatchObject({ ok: false, refused: "no other link is up to drill on" });
+    expect(route.calls).toEqual([]);
+  });
+
+  test("a drill with a failing step fails, says which, and still brings the office back", async () => {
+    const route = new FakeRoute();
+    const { daemon } = start(route, [], {
+      publicAddress: async () => ({ address: "203.0.113.10", detail: "static" }),
+      updateDns: async () => {
+        throw new Error("office.example.com failed (badauth)");
+      },
+    });
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    const report = await daemon.drill();
+    expect(report.ok).toBe(false);
+    expect(report.out!.steps.find((s) => s.step === "dns")).toMatchObject({ ok: false, detail: "office.example.com failed (badauth)" });
+    expect(route.calls).toEqual(["wan2", "wan1"]);
+    expect(daemon.activeLink).toBe("wan1");
+  });
 });

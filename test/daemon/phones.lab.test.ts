@@ -10,7 +10,7 @@ import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harnes
 import { randomBytes } from "node:crypto";
 import { startBind, type Bind } from "../lab/bind.js";
 import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
-import { startDaemon, switchedTo, waitForStatus } from "../lab/daemon-harness.js";
+import { startDaemon, switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
@@ -102,6 +102,22 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.savedTrunks).toBeUndefined();
     expect(state.savedAddress).toBeUndefined();
+  });
+
+  test("wanctl test: a drill to wan2 and back proves every step, and leaves the office as it was", async () => {
+    const result = await lab.exec("office", [process.execPath, wanctlBin, "test", "--config", configFile], { timeoutMs: 120_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^drill: wan1 → wan2 → back/m);
+    for (const step of ["route", "conntrack", "public-ip", "dns", "asterisk", "trunks"]) {
+      expect(result.stdout.match(new RegExp(`^  ok +${step} `, "gm"))?.length, step).toBe(2);
+    }
+    expect(result.stdout).toMatch(/itsp Registered after \d+ ms \(expiry 120 s\)/);
+    expect(result.stdout).toMatch(/^drill PASSED in \d+ ms$/m);
+    // As it was: on wan1, the DNS name, Asterisk and the trunk with wan1's address and expiry.
+    const status = await waitForStatus(stateDir, "back on wan1", (s) => switchedTo(s, "wan1"), 10_000, daemon);
+    expect(status.trunksShortened).toBe(false);
+    expect(await bind.digA("office.example.com")).toEqual([WAN1]);
+    await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
   });
 
   test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
