@@ -139,7 +139,12 @@ export class Daemon {
     }
     this.writeStatus();
     this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
-    this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
+    try {
+      this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
+    } catch (error) {
+      // Failover matters more than the drill: run without the control socket, and say so.
+      this.deps.logger.error({ err: (error as Error).message }, `no control socket (wanctl test will not work): ${(error as Error).message}`);
+    }
     if (this.config.drills.schedule) {
       // Scheduled drills run in the daemon's own time zone, paused while another is running.
       this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
