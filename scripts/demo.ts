@@ -55,6 +55,10 @@ async function demo(lab: Lab, itsp: Itsp, file: string, stateDir: string): Promi
     say(`   back on wan1, ${Math.round((Date.parse(back.lastSwitch!.startedAt) - upSince) / 1000)} s after it came back up`);
     await wanctl(lab, ["status", "--config", file]);
     say(`   the ITSP sees the office's trunk: ${await trunk(itsp)}`);
+
+    say(`\n== wanctl test: the failover drill, to wan2 and back, every step for real`);
+    if ((await wanctl(lab, ["test", "--config", file])) !== 0) return 1;
+    say(`   the ITSP sees the office's trunk: ${await trunk(itsp)}`);
     await daemon.stop();
     daemon = undefined;
     say(`\ndemo: OK`);
