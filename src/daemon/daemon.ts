@@ -8,7 +8,7 @@ import type { RouteBackend } from "../wan/route/backend.js";
 import { alertFromReport, allDownAlert, linkFigures, type AlertSink } from "./alerts.js";
 import { decide, type Decision, type DeciderPolicy } from "./decider.js";
 import { LinkMonitor } from "./link-monitor.js";
-import { readPin } from "./pin.js";
+import { readPin, type Pin } from "./pin.js";
 import type { FailoverReport } from "./report.js";
 import { Switcher, type SwitchAdaptersWithoutState } from "./switcher.js";
 import { Cron } from "croner";
@@ -43,6 +43,7 @@ const PREPARE_RETRY_MS = 5_000;
 const SWITCH_RETRY_MS = 5_000;
 const STATUS_EVERY_MS = 1_000;
 const CALLS_EVERY_MS = 5_000;
+const PIN_READ_EVERY_MS = 500;
 /** How often each link's own address is compared with the one its probes are bound to. */
 const ADDRESS_CHECK_EVERY_MS = 10_000;
 
@@ -78,6 +79,7 @@ export class Daemon {
   private readonly switcher: Switcher;
   private calls: CallCounter | undefined;
   private drilling = false;
+  private pinCache: { pin: Pin; at: number; warning?: string } | undefined;
   private control: ControlServer | undefined;
   private drillSchedule: Cron | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
@@ -234,7 +236,7 @@ export class Daemon {
       links: this.config.links,
       health: Object.fromEntries(this.health),
       active: this.active,
-      pin: readPin(this.config.stateDir).pin,
+      pin: this.pin(),
       policy: this.policy,
       activeCalls: this.calls ? this.calls.current : 0,
       now,
@@ -296,7 +298,7 @@ export class Daemon {
       health: this.health,
       active: () => this.active,
       busy: () => (this.switching || this.drilling || this.inProgress ? "a switch is running" : this.switcher.view().pending ? "steps of the last switch are still being retried" : undefined),
-      pinned: () => readPin(this.config.stateDir).pin.mode === "pinned",
+      pinned: () => this.pin().mode === "pinned",
       hold: (on) => {
         this.drilling = on;
       },
@@ -307,13 +309,27 @@ export class Daemon {
     });
   }
 
+  /**
+   * The operator's pin. `wanctl use` writes it to a file; it is read at most every half second,
+   * not on every probe round of every link.
+   */
+  private pin(): Pin {
+    const now = this.now();
+    if (!this.pinCache || now - this.pinCache.at >= PIN_READ_EVERY_MS) {
+      const { pin, warning } = readPin(this.config.stateDir);
+      if (warning && warning !== this.pinCache?.warning) this.deps.logger.warn(warning);
+      this.pinCache = { pin, at: now, ...(warning ? { warning } : {}) };
+    }
+    return this.pinCache.pin;
+  }
+
   status(): DaemonStatus {
     return buildStatus({
       links: this.config.links,
       health: this.health,
       reasons: this.lastReason,
       active: this.active,
-      pin: readPin(this.config.stateDir).pin,
+      pin: this.pin(),
       decision: this.decision,
       switches: this.switches,
       switching: this.inProgress,
