@@ -24,6 +24,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
     run: commandRunner(),
     sipPorts: config.route.sipPorts,
     rtpPorts: config.route.rtpPorts,
+    tableBase: config.route.tableBase,
   });
   const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
 

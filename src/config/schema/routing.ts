@@ -34,9 +34,15 @@ export const route = z
         .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale)."),
       sipPorts: z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush."),
       rtpPorts: portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush."),
+      tableBase: z
+        .int({ error: "expected a whole number" })
+        .min(1000)
+        .max(30000)
+        .default(4200)
+        .describe("First routing table and rule priority of the per-link routing that keeps every link testable (link i uses base + i and priorities base + 2i, base + 2i + 1); change it if the host's own policy routing uses these numbers."),
     }),
   ])
-  .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 } })
+  .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 }, tableBase: 4200 })
   .describe("How the active link is changed.");
 
 export type FailoverConfig = z.infer<typeof failover>;
