@@ -3,9 +3,9 @@
 // in the query string, so no URL with a query ever reaches a message.
 import { readSecret } from "../config/secrets.js";
 import { normalizeName } from "../dns/wire.js";
-import { HttpError, httpFetch, safeUrl } from "./http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
+import { getUpdateService, statusError } from "./text-service.js";
 
 type DuckdnsConfig = Extract<DnsProviderConfig, { type: "duckdns" }>;
 
@@ -30,27 +30,8 @@ export function createDuckdnsProvider(config: DuckdnsConfig, ctx: ProviderContex
       url.searchParams.set("token", token);
       url.searchParams.set("ip", address);
       url.searchParams.set("verbose", "true");
-      let res;
-      try {
-        res = await httpFetch({
-          url: url.toString(),
-          headers: { "User-Agent": ctx.userAgent, Accept: "text/plain" },
-          timeoutMs: ctx.requestTimeoutMs,
-          signal,
-          maxBodyBytes: 4096,
-          ...(source ? { localAddress: source } : {}),
-        });
-      } catch (err) {
-        // The message names the URL without its query (safeUrl), so never the token.
-        throw new DdnsError(`${record.name}: ${(err as HttpError).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });
-      }
-      if (res.status < 200 || res.status > 299) {
-        const after = retryAfterMs(res.headers["retry-after"], ctx.now());
-        throw new DdnsError(`${record.name}: HTTP ${res.status} from ${safeUrl(config.server)}`, httpFailureKind(res.status), {
-          code: `http-${res.status}`,
-          ...(after ? { retryAfterMs: after } : {}),
-        });
-      }
+      const res = await getUpdateService(record.name, url, {}, ctx, signal, source);
+      if (res.status < 200 || res.status > 299) throw statusError(record.name, res, config.server, ctx.now());
       const lines = res.body.split(/\r?\n/).map((l) => l.trim());
       if (lines[0] === "KO") throw new DdnsError(`${record.name}: DuckDNS answered KO: the token or the domain "${sub}" is wrong`, "permanent", { code: "KO" });
       if (lines[0] !== "OK") throw new DdnsError(`${record.name}: unexpected DuckDNS answer ${JSON.stringify(res.body.slice(0, 40))}`, "transient", { code: "unexpected" });

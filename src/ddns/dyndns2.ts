@@ -2,9 +2,10 @@
 // Domains, OVH, Strato, ...): GET <server>?hostname=<name>&myip=<ip> with HTTP basic auth and a
 // User-Agent that names the client; the body's first word says what happened.
 import { readSecret } from "../config/secrets.js";
-import { HttpError, httpFetch, safeUrl } from "./http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { safeUrl } from "./http.js";
+import { DdnsError, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
+import { getUpdateService, statusError } from "./text-service.js";
 
 type Dyndns2Config = Extract<DnsProviderConfig, { type: "dyndns2" }>;
 
@@ -53,32 +54,14 @@ export function createDyndns2Provider(config: Dyndns2Config, ctx: ProviderContex
       url.searchParams.set("hostname", record.name.replace(/\.$/, ""));
       url.searchParams.set("myip", address);
       const auth = Buffer.from(`${config.username}:${password}`, "utf8").toString("base64");
-      let res;
-      try {
-        res = await httpFetch({
-          url: url.toString(),
-          headers: { Authorization: `Basic ${auth}`, "User-Agent": ctx.userAgent, Accept: "text/plain" },
-          timeoutMs: ctx.requestTimeoutMs,
-          signal,
-          maxBodyBytes: 4096,
-          ...(source ? { localAddress: source } : {}),
-        });
-      } catch (err) {
-        throw new DdnsError(`${record.name}: ${(err as HttpError).message}`, "transient", { code: err instanceof HttpError ? err.kind : "network" });
-      }
+      const res = await getUpdateService(record.name, url, { Authorization: `Basic ${auth}` }, ctx, signal, source);
       if (res.status === 401 || res.status === 403) {
         // Some services answer badauth with a 401 and no body.
         const said = res.body.trim() ? interpretDyndns2(res.body, record.name) : null;
         if (said instanceof DdnsError) throw said;
         throw new DdnsError(`${record.name}: HTTP ${res.status} from ${safeUrl(config.server)}: the credentials are refused`, "permanent", { code: `http-${res.status}` });
       }
-      if (res.status < 200 || res.status > 299) {
-        const after = retryAfterMs(res.headers["retry-after"], ctx.now());
-        throw new DdnsError(`${record.name}: HTTP ${res.status} from ${safeUrl(config.server)}`, httpFailureKind(res.status), {
-          code: `http-${res.status}`,
-          ...(after ? { retryAfterMs: after } : {}),
-        });
-      }
+      if (res.status < 200 || res.status > 299) throw statusError(record.name, res, config.server, ctx.now());
       const outcome = interpretDyndns2(res.body, record.name);
       if (outcome instanceof DdnsError) throw outcome;
       return outcome;
