@@ -1,8 +1,8 @@
 // The email adapter against a real SMTP server (smtp-server) with AUTH, on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { emailNotifier, type EmailOptions } from "../../src/notify/email.js";
-import { createMessage, NotifyError } from "../../src/notify/notifier.js";
-import { switchAlert } from "./fixtures.js";
+import { createMessage } from "../../src/notify/notifier.js";
+import { context, failure, switchAlert } from "./fixtures.js";
 import { freePort, startSmtp, type SmtpFake } from "./servers.js";
 
 let smtp: SmtpFake;
@@ -26,16 +26,6 @@ const options = (overrides: Partial<EmailOptions> = {}): EmailOptions => ({
   ...overrides,
 });
 
-const context = () => ({ signal: new AbortController().signal });
-
-async function failure(promise: Promise<unknown>): Promise<NotifyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(NotifyError);
-  return error as NotifyError;
-}
 
 describe("email over SMTP", () => {
   test("the server receives the email of a switch: subject, every recipient, the timeline, the ids", async () => {

@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { createAlert, type Alert } from "../../src/notify/alert.js";
+import { NotifyError } from "../../src/notify/notifier.js";
 
 const T0 = Date.parse("2026-03-02T10:00:03Z");
 
@@ -103,4 +105,17 @@ export class FakeClock {
   pendingTimers(): number {
     return this.timers.size;
   }
+}
+
+/** A send context that is never aborted. */
+export const context = () => ({ signal: new AbortController().signal });
+
+/** The NotifyError a send rejected with (fails the test if it resolved or threw something else). */
+export async function failure(promise: Promise<unknown>): Promise<NotifyError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(NotifyError);
+  return error as NotifyError;
 }

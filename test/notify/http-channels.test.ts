@@ -1,9 +1,9 @@
 // The Slack and generic webhook adapters against a fake endpoint on 127.0.0.1.
 import { afterEach, describe, expect, test } from "vitest";
-import { createMessage, NotifyError } from "../../src/notify/notifier.js";
+import { createMessage } from "../../src/notify/notifier.js";
 import { slackNotifier } from "../../src/notify/slack.js";
 import { webhookNotifier } from "../../src/notify/webhook.js";
-import { flapping, switchAlert } from "./fixtures.js";
+import { context, failure, flapping, switchAlert } from "./fixtures.js";
 import { freePort, startHttp, type HttpFake } from "./servers.js";
 import { slackPayloadProblems } from "./slack-blocks.js";
 
@@ -17,16 +17,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const context = () => ({ signal: new AbortController().signal });
-
-async function failure(promise: Promise<unknown>): Promise<NotifyError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(NotifyError);
-  return error as NotifyError;
-}
 
 describe("Slack incoming webhook", () => {
   test("receives a well-formed Block Kit payload with a text fallback", async () => {
