@@ -1,6 +1,7 @@
 // A small scriptable AMI server on 127.0.0.1 for client behaviours the recordings do not show
 // (timeouts, drops, reconnects, odd bytes), plus timers the test fires by hand.
 
+import { listenOnLoopback, portOf } from "../loopback.js";
 import net from "node:net";
 
 import type { AmiTimers } from "../../src/asterisk/ami/client.js";
@@ -61,17 +62,12 @@ export class FakeAmiServer {
 
   static async start(handler: Handler = () => {}, options: FakeServerOptions = {}): Promise<FakeAmiServer> {
     const s = new FakeAmiServer(handler, options);
-    await new Promise<void>((resolve, reject) => {
-      s.#server.once("error", reject);
-      s.#server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnLoopback(s.#server);
     return s;
   }
 
   get port(): number {
-    const addr = this.#server.address();
-    if (addr === null || typeof addr === "string") throw new Error("not listening");
-    return addr.port;
+    return portOf(this.#server);
   }
 
   /** Resolves once the server has seen `n` actions in total (over all connections). */

@@ -9,6 +9,7 @@
 // It parses the client's bytes itself, strictly (CRLF, `Key: Value`), rather than with the parser
 // under test, so that a fault in the parser cannot hide a fault in the client's serialisation.
 
+import { listenOnLoopback, portOf } from "../loopback.js";
 import net from "node:net";
 
 import { loadTranscript, type TranscriptEntry } from "./fixtures.js";
@@ -60,17 +61,12 @@ export class TranscriptServer {
 
   static async start(name: string): Promise<TranscriptServer> {
     const s = new TranscriptServer(name);
-    await new Promise<void>((resolve, reject) => {
-      s.#server.once("error", reject);
-      s.#server.listen(0, "127.0.0.1", () => resolve());
-    });
+    await listenOnLoopback(s.#server);
     return s;
   }
 
   get port(): number {
-    const addr = this.#server.address();
-    if (addr === null || typeof addr === "string") throw new Error("not listening");
-    return addr.port;
+    return portOf(this.#server);
   }
 
   async close(): Promise<void> {
