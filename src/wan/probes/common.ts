@@ -28,6 +28,17 @@ export function errorCode(err: unknown): string | undefined {
   return err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
+/**
+ * A UDP probe's socket error as an outcome. An ICMP port unreachable after the request left
+ * (`sentAt` > 0) proves the host answered, so it counts as up when `refusedMeansUp`.
+ */
+export function udpErrorOutcome(err: unknown, refusedMeansUp: boolean, sentAt: number): Outcome {
+  if (errorCode(err) === "ECONNREFUSED" && refusedMeansUp && sentAt > 0) {
+    return { ok: true, rttMs: elapsedMs(sentAt), detail: "port unreachable (the host answered)" };
+  }
+  return { ok: false, error: errorText(err) };
+}
+
 /** The text an aborted attempt reports: the abort reason when it is a string, else "aborted". */
 function abortText(signal: AbortSignal): string {
   return typeof signal.reason === "string" ? signal.reason : "aborted";

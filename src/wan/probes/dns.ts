@@ -12,7 +12,7 @@
  */
 import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { HostResolver, SocketProbe, elapsedMs, errorCode, errorText, now, type Outcome } from "./common.js";
+import { HostResolver, SocketProbe, elapsedMs, errorText, now, udpErrorOutcome, type Outcome } from "./common.js";
 import { encodeQuery, matchResponse, TYPE_A, TYPE_AAAA } from "./dns-wire.js";
 import type { LinkBinding, ProbeTiming } from "./types.js";
 
@@ -53,13 +53,7 @@ export class DnsProbe extends SocketProbe {
     const socket = createSocket(this.family === 6 ? "udp6" : "udp4");
     onCleanup(() => socket.close());
     let t0 = 0;
-    socket.on("error", (err) => {
-      if (errorCode(err) === "ECONNREFUSED" && this.refusedMeansUp && t0 > 0) {
-        finish({ ok: true, rttMs: elapsedMs(t0), detail: "port unreachable (the host answered)" });
-      } else {
-        finish({ ok: false, error: errorText(err) });
-      }
-    });
+    socket.on("error", (err) => finish(udpErrorOutcome(err, this.refusedMeansUp, t0)));
     socket.on("message", (msg) => {
       const r = matchResponse(query, msg);
       if (!r) return; // not the answer to our question: keep waiting until the timeout

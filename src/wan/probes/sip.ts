@@ -7,7 +7,7 @@
  * be taken for a new one.
  */
 import { createSocket } from "node:dgram";
-import { HostResolver, SocketProbe, elapsedMs, errorCode, errorText, now, type Outcome } from "./common.js";
+import { HostResolver, SocketProbe, elapsedMs, errorText, now, udpErrorOutcome, type Outcome } from "./common.js";
 import { buildOptions, matchOptionsResponse } from "./sip-message.js";
 import { hostPort, type LinkBinding, type ProbeTiming } from "./types.js";
 
@@ -41,13 +41,7 @@ export class SipProbe extends SocketProbe {
     onCleanup(() => socket.close());
     let t0 = 0;
     let req: ReturnType<typeof buildOptions> | undefined;
-    socket.on("error", (err) => {
-      if (errorCode(err) === "ECONNREFUSED" && this.refusedMeansUp && t0 > 0) {
-        finish({ ok: true, rttMs: elapsedMs(t0), detail: "port unreachable (the host answered)" });
-      } else {
-        finish({ ok: false, error: errorText(err) });
-      }
-    });
+    socket.on("error", (err) => finish(udpErrorOutcome(err, this.refusedMeansUp, t0)));
     socket.on("message", (msg) => {
       if (!req) return;
       const r = matchOptionsResponse(req, msg);
