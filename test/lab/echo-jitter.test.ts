@@ -18,9 +18,11 @@ describeLab("echo jitter (delay without netem)", () => {
       const fastRtts = rtts(fast.stdout);
       expect(slowRtts.length).toBeGreaterThanOrEqual(18);
       expect(fastRtts.length).toBeGreaterThanOrEqual(18);
-      // Uniform 0-100 ms: the spread is wide; the other link is not delayed at all.
+      // Uniform 0-100 ms: the spread is wide; the other link is not delayed. Medians, not extremes:
+      // a loaded machine delays a stray reply of either link.
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
       expect(Math.max(...slowRtts) - Math.min(...slowRtts)).toBeGreaterThan(20);
-      expect(Math.max(...fastRtts)).toBeLessThan(Math.min(...slowRtts.filter((r) => r > 5), 1000));
+      expect(median(slowRtts)).toBeGreaterThan(median(fastRtts) + 20);
     } finally {
       await jitter.stop();
     }
