@@ -12,6 +12,8 @@ export interface StepResult {
   startedAtMs?: number;
   /** Not run, because a step it needs failed. */
   skipped?: boolean;
+  /** It changed something (a step that found everything as it should be did not). */
+  changed?: boolean;
 }
 
 export interface FailoverReport {
@@ -26,11 +28,14 @@ export interface FailoverReport {
   steps: StepResult[];
 }
 
+/** What a step's work returns: one line for the report, and whether it changed anything (a bare line: no). */
+export type StepOutput = string | { detail: string; changed: boolean };
+
 /**
  * Runs one step with a time limit. A step never throws: its failure is a result, so the steps that
  * do not depend on it still run.
  */
-export async function runStep(step: string, timeoutMs: number, work: () => Promise<string>): Promise<StepResult> {
+export async function runStep(step: string, timeoutMs: number, work: () => Promise<StepOutput>): Promise<StepResult> {
   const started = performance.now();
   const startedAtMs = Date.now();
   let timer: NodeJS.Timeout | undefined;
@@ -38,8 +43,9 @@ export async function runStep(step: string, timeoutMs: number, work: () => Promi
     timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    const detail = await Promise.race([work(), timeout]);
-    return { step, ok: true, durationMs: performance.now() - started, detail, startedAtMs };
+    const output = await Promise.race([work(), timeout]);
+    const { detail, changed } = typeof output === "string" ? { detail: output, changed: false } : output;
+    return { step, ok: true, durationMs: performance.now() - started, detail, startedAtMs, changed };
   } catch (error) {
     return { step, ok: false, durationMs: performance.now() - started, detail: error instanceof Error ? error.message : String(error), startedAtMs };
   } finally {
