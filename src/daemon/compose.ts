@@ -6,12 +6,13 @@ import type { Config } from "../config/schema/index.js";
 import { readSecret } from "../config/secrets.js";
 import type { Logger } from "../log.js";
 import type { DdnsAlert } from "../ddns/index.js";
-import { createAlert, Dispatcher, notifiersFromConfig } from "../notify/index.js";
+import { Dispatcher, notifiersFromConfig } from "../notify/index.js";
 import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
-import type { AlertSink } from "./alerts.js";
+import { dnsStoppedAlert, type AlertSink } from "./alerts.js";
+import { BaselineStore } from "./baseline.js";
 import type { DaemonDeps } from "./daemon.js";
 import { dnsStep } from "./dns-step.js";
 
@@ -40,8 +41,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const pbx = asterisk ? createPbx(asterisk, { logger }) : undefined;
   const secrets = secretValues(config);
   const alerts = openAlerts(config, logger, secrets);
-  const stopped = (alert: DdnsAlert) =>
-    alerts?.enqueue(createAlert({ kind: "step-failed", reason: `DNS record ${alert.record} (${alert.provider}) stopped until the config changes: ${alert.detail}`, links: [] }));
+  const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));
   const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
 
   return {
@@ -59,6 +59,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
         ? {
             pbx: {
               pbx,
+              baseline: new BaselineStore(config.stateDir),
               shortExpirySeconds: asterisk.shortExpirySeconds,
               addressTimeoutMs: AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
               trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,

@@ -1,30 +1,55 @@
-// The daemon: link monitors feed the pure health machines, the pure decider chooses the link, and
-// the failover pipeline carries the decision out. Every effect goes through an injected adapter.
+// The daemon: a thin driver around the pure parts. Link monitors feed the health machines, the
+// decider chooses the link, the lifecycle (lifecycle.ts) says what to do about it, and this file
+// carries the lifecycle's effects out through the injected adapters: the route, the converge runs,
+// alerts, state.json and the status. Durations run on the monotonic clock; only the times people
+// read come from the wall clock.
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Cron } from "croner";
 import type { Config } from "../config/schema/index.js";
 import type { Logger } from "../log.js";
+import { scrubText } from "../notify/sanitize.js";
 import { createLinkHealth, recordRound, type HealthParams, type LinkHealth } from "../wan/health.js";
-import type { Probe, ProbeResult, LinkBinding } from "../wan/probes/types.js";
+import type { LinkBinding, Probe, ProbeResult } from "../wan/probes/types.js";
 import type { RouteBackend } from "../wan/route/backend.js";
-import { alertFromReport, allDownAlert, linkFigures, type AlertSink } from "./alerts.js";
-import { decide, type Decision, type DeciderPolicy } from "./decider.js";
-import { LinkMonitor } from "./link-monitor.js";
-import { readPin, type Pin } from "./pin.js";
-import type { FailoverReport } from "./report.js";
-import { Switcher, type SwitchAdaptersWithoutState } from "./switcher.js";
-import { Cron } from "croner";
+import { allDownAlert, lifecycleAlert, linkFigures, problemAlert, type AlertSink } from "./alerts.js";
 import { CallCounter } from "./call-counter.js";
 import { controlSocket, startControlServer, type ControlServer } from "./control.js";
-import { drillAlert, runDrill, type DrillReport } from "./drill.js";
+import { convergeSteps, ROUTE_STEP_TIMEOUT_MS, type ConvergeAdapters } from "./converge.js";
+import { decide, type Decision, type DeciderPolicy } from "./decider.js";
+import {
+  DEFAULT_LIFECYCLE_POLICY,
+  inProgress,
+  initialState,
+  lastSwitch,
+  pendingSteps,
+  reportOf,
+  step,
+  takesDecisions,
+  type ConvergeRun,
+  type DrillReport,
+  type Effect,
+  type LifecycleEvent,
+  type LifecyclePolicy,
+  type LifecycleState,
+} from "./lifecycle.js";
+import { LinkMonitor } from "./link-monitor.js";
+import { readPin, type Pin } from "./pin.js";
+import { runPipeline } from "./pipeline.js";
+import { runStep, type StepResult } from "./report.js";
+import { readState, writeState } from "./state.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
 import { buildStatus } from "./status-view.js";
+
+export type { DrillReport } from "./lifecycle.js";
 
 export interface DaemonDeps {
   route: RouteBackend;
   /** What a switch does after the route (public IP, DNS, Asterisk); the route alone without it. */
-  steps?: Omit<SwitchAdaptersWithoutState, "route">;
+  steps?: Omit<ConvergeAdapters, "route">;
   /** Calls up now (for call-aware failback); null when unknown. */
   activeCalls?: () => Promise<number | null>;
-  /** Secret values of the config: scrubbed from step details before they reach status, logs or alerts. */
+  /** Secret values of the config: scrubbed from every step's detail as it comes in, before status, logs or alerts see it. */
   secrets?: readonly string[];
   /** How often to look for a changed link address (default 10 s). */
   addressCheckMs?: number;
@@ -34,18 +59,26 @@ export interface DaemonDeps {
   logger: Logger;
   /** Where alerts go; none when no channel is configured. */
   alerts?: AlertSink;
+  /** Problems found before the start (a missing binary), shown in the status and alerted once. */
+  problems?: readonly string[];
+  /** The monotonic clock, ms (durations, hold-down, backoff). */
   now?: () => number;
+  /** The wall clock, ms (what people read). */
+  wallNow?: () => number;
+  /** Overrides of the lifecycle's timing (tests). */
+  lifecycle?: Partial<Omit<LifecyclePolicy, "primary">>;
 }
 
 /** A link whose routing cannot be prepared (no address yet) is tried again after this long. */
 const PREPARE_RETRY_MS = 5_000;
-/** After a failed switch, the same switch is not tried again before this long. */
-const SWITCH_RETRY_MS = 5_000;
 const STATUS_EVERY_MS = 1_000;
 const CALLS_EVERY_MS = 5_000;
 const PIN_READ_EVERY_MS = 500;
 /** How often each link's own address is compared with the one its probes are bound to. */
 const ADDRESS_CHECK_EVERY_MS = 10_000;
+
+/** Monotonic, in the same range as the wall clock at process start: never jumps with it. */
+const monotonic = (): number => performance.timeOrigin + performance.now();
 
 export function healthParams(config: Config): HealthParams {
   const { quorum, downAfter, upAfter, windowRounds, quality } = config.monitor;
@@ -62,29 +95,33 @@ export function deciderPolicy(config: Config): DeciderPolicy {
 
 export class Daemon {
   private readonly now: () => number;
+  private readonly wallNow: () => number;
   private readonly health = new Map<string, LinkHealth>();
   private readonly lastReason = new Map<string, string>();
   private readonly monitors: LinkMonitor[] = [];
   private readonly params: HealthParams;
-  private readonly policy: DeciderPolicy;
-  private active: string | null = null;
+  private readonly deciderPolicy: DeciderPolicy;
+  private readonly policy: LifecyclePolicy;
+  private lc: LifecycleState;
   private decision: Decision | undefined;
-  private switching = false;
-  private failedSwitch: { to: string; at: number } | undefined;
-  private lastReport: FailoverReport | null = null;
-  private inProgress: DaemonStatus["switching"] = null;
   private switches = 0;
-  private statusTimer: NodeJS.Timeout | undefined;
   private allDown = false;
-  private readonly switcher: Switcher;
   private calls: CallCounter | undefined;
-  private drilling = false;
   private pinCache: { pin: Pin; at: number; warning?: string } | undefined;
   private control: ControlServer | undefined;
   private drillSchedule: Cron | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  /** Runs in flight, to cancel them. */
+  private readonly runs = new Map<number, AbortController>();
+  /** Route changes and runs in flight, to wait for at stop. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly drillWaiters = new Map<string, (report: DrillReport) => void>();
   /** The address each link's probes are bound to. */
   private readonly boundAddress = new Map<string, string>();
+  /** Problems people must see (status) and be told of once (alert). */
+  private readonly problems = new Map<string, string>();
   private readonly startedAt: string;
   private stoppedAt: string | undefined;
 
@@ -92,36 +129,31 @@ export class Daemon {
     private readonly config: Config,
     private readonly deps: DaemonDeps,
   ) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? monotonic;
+    this.wallNow = deps.wallNow ?? Date.now;
     this.params = healthParams(config);
-    this.policy = deciderPolicy(config);
-    this.startedAt = new Date(this.now()).toISOString();
-    const primaryLink = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
-    this.switcher = new Switcher({
-      stateDir: config.stateDir,
-      primaryLink,
-      adapters: { route: deps.route, publicAddress: async () => Promise.reject(new Error("no public address source")), ...deps.steps },
-      logger: deps.logger,
-      secrets: deps.secrets ?? [],
-      now: this.now,
-      onRepair: (report) => {
-        this.lastReport = report;
-        if (!report.ok) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
-        this.writeStatus();
-      },
-    });
+    this.deciderPolicy = deciderPolicy(config);
+    const primary = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
+    this.policy = { ...DEFAULT_LIFECYCLE_POLICY, primary, drillNotify: config.drills.notify, ...deps.lifecycle };
+    this.lc = initialState(config.links.map((l) => l.name));
+    this.startedAt = new Date(this.wallNow()).toISOString();
   }
 
   get activeLink(): string | null {
-    return this.active;
+    return this.lc.active;
   }
 
   async start(): Promise<void> {
     const { logger, route } = this.deps;
     // The system says which link is active: a restart never flips anything by itself.
-    this.active = (await route.activeLink()) ?? null;
-    logger.info({ active: this.active }, this.active ? `default route is on ${this.active}` : "no configured link carries the default route");
-    this.switcher.resume(this.active);
+    const active = (await route.activeLink()) ?? null;
+    logger.info({ active }, active ? `default route is on ${active}` : "no configured link carries the default route");
+    const saved = readState(this.config.stateDir, new Date(this.wallNow()));
+    if (saved.warning) this.problem("state", saved.warning);
+    const baseline = this.deps.steps?.pbx?.baseline;
+    if (saved.legacyTrunks && baseline && !baseline.value?.trunks) baseline.update({ trunks: saved.legacyTrunks });
+    if (baseline?.warning) this.problem("baseline", baseline.warning);
+    for (const [i, problem] of (this.deps.problems ?? []).entries()) this.problem(`start-${i}`, problem);
     if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) {
       this.calls = new CallCounter(this.deps.activeCalls, CALLS_EVERY_MS);
       this.calls.start();
@@ -137,15 +169,15 @@ export class Daemon {
         onError: (error) => this.deps.logger.error({ link: link.name, err: (error as Error).stack }, `round of ${link.name} failed: ${(error as Error).message}`),
       });
       this.monitors.push(monitor);
-      monitor.start();
     }
-    this.writeStatus();
+    this.dispatch({ type: "start", active, journal: saved.state.journal, trouble: saved.state.trouble });
+    for (const monitor of this.monitors) monitor.start();
     this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
     try {
       this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
     } catch (error) {
       // Failover matters more than the drill: run without the control socket, and say so.
-      this.deps.logger.error({ err: (error as Error).message }, `no control socket (wanctl test will not work): ${(error as Error).message}`);
+      this.problem("control", `no control socket, so \`wanctl test\` will not work: ${(error as Error).message}`);
     }
     if (this.config.drills.schedule) {
       // Scheduled drills run in the daemon's own time zone, paused while another is running.
@@ -160,25 +192,149 @@ export class Daemon {
     clearInterval(this.statusTimer);
     clearInterval(this.addressTimer);
     this.calls?.stop();
+    this.dispatch({ type: "stop" });
+    clearTimeout(this.dueTimer);
     await Promise.all(this.monitors.map((m) => m.stop()));
-    await this.switcher.stop();
+    await Promise.all([...this.inFlight]);
     await this.deps.close?.();
     await this.deps.alerts?.stop();
+    this.stoppedAt = new Date(this.wallNow()).toISOString();
     this.writeStatus();
   }
 
+  // --- the lifecycle and its effects -----------------------------------------------------------------
+
+  private dispatch(event: LifecycleEvent): void {
+    const { state, effects } = step(this.lc, event, { mono: this.now(), wall: this.wallNow() }, this.policy);
+    this.lc = state;
+    for (const effect of effects) this.perform(effect);
+    this.armDueTimer();
+  }
+
+  private perform(effect: Effect): void {
+    switch (effect.type) {
+      case "activateRoute":
+        return this.track(this.activateRoute(effect.switchId, effect.to));
+      case "converge":
+        return this.track(this.converge(effect.run));
+      case "cancelRun":
+        return this.runs.get(effect.runId)?.abort(effect.reason);
+      case "alert": {
+        const alert = lifecycleAlert(effect.alert, linkFigures(this.health.values()), this.wallNow());
+        this.deps.alerts?.enqueue(alert);
+        if (effect.alert.kind === "switch" || effect.alert.kind === "interrupted") {
+          const r = effect.alert.report;
+          this.deps.logger[r.ok ? "info" : "error"]({ report: r }, `${r.kind} to ${r.to} ${r.ok ? "done" : "FAILED"} in ${r.durationMs} ms${effect.alert.kind === "interrupted" ? " (interrupted by a restart)" : ""}`);
+        } else if (effect.alert.kind !== "drill") {
+          this.deps.logger[effect.alert.kind === "repaired" ? "info" : "warn"]({ alert: effect.alert }, alert.reason);
+        }
+        return;
+      }
+      case "persist":
+        return this.persist();
+      case "writeStatus":
+        return this.writeStatus();
+      case "drillDone": {
+        const r = effect.report;
+        if (!r.refused) this.deps.logger[r.ok ? "info" : "error"]({ report: r }, `drill ${r.ok ? "passed" : "FAILED"} in ${r.durationMs} ms`);
+        else this.deps.logger.warn({ why: r.refused }, `drill refused: ${r.refused}`);
+        this.drillWaiters.get(effect.requestId)?.(r);
+        this.drillWaiters.delete(effect.requestId);
+        return;
+      }
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      // Never expected (every step catches its own errors), but a daemon must not die of it.
+      this.deps.logger.error({ err: (error as Error).stack }, `unexpected error: ${(error as Error).message}`);
+    });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  private async activateRoute(switchId: string, to: string): Promise<void> {
+    const record = this.lc.journal.find((r) => r.id === switchId);
+    if (record) this.deps.logger.warn({ from: record.from, to, kind: record.kind }, `${record.kind}: ${record.from ?? "none"} → ${to}: ${record.reason}`);
+    const result = await runStep("route", ROUTE_STEP_TIMEOUT_MS, async () => {
+      await this.deps.route.activate(to);
+      return `default route via ${to}`;
+    });
+    // A failed or timed-out route change may still have moved the route: believe the kernel.
+    const active = result.ok ? to : ((await this.deps.route.activeLink().catch(() => undefined)) ?? this.lc.active);
+    if (result.ok) this.switches++;
+    else if (active !== this.lc.active) this.deps.logger.warn({ active }, `the default route is on ${active} although the switch failed`);
+    this.dispatch({ type: "routeDone", switchId, result: this.scrub(result), active });
+  }
+
+  private async converge(run: ConvergeRun): Promise<void> {
+    const controller = new AbortController();
+    this.runs.set(run.id, controller);
+    let results: StepResult[] = [];
+    try {
+      const { steps, context } = convergeSteps({ route: this.deps.route, publicAddress: () => Promise.reject(new Error("no public address source")), ...this.deps.steps }, run);
+      results = (await runPipeline(steps, context, controller.signal)).map((r) => this.scrub(r));
+    } finally {
+      this.runs.delete(run.id);
+    }
+    const failed = results.filter((r) => !r.ok);
+    if (run.cause !== "switch" || failed.length) {
+      const level = failed.length ? "warn" : "info";
+      this.deps.logger[level]({ run, results }, `${run.cause} run on ${run.link}: ${failed.length ? `${failed.map((r) => r.step).join(", ")} failed` : results.some((r) => r.changed) ? "mended what differed" : "all as it should be"}`);
+    }
+    this.dispatch({ type: "runDone", runId: run.id, results });
+  }
+
+  /** Secrets are scrubbed once, here, where adapters' words enter the daemon. */
+  private scrub(result: StepResult): StepResult {
+    return { ...result, detail: scrubText(result.detail, this.deps.secrets ?? []) };
+  }
+
+  private armDueTimer(): void {
+    clearTimeout(this.dueTimer);
+    const due = this.lc.dueAt;
+    if (due === null || this.lc.stopping) return;
+    this.dueTimer = setTimeout(() => this.dispatch({ type: "tick" }), Math.max(0, due - this.now()));
+  }
+
+  private persist(): void {
+    try {
+      writeState(this.config.stateDir, { journal: [...this.lc.journal], trouble: this.lc.trouble });
+      this.problems.delete("persist");
+    } catch (error) {
+      this.problem("persist", `state.json cannot be written (${(error as Error).message}): wanctl goes on with its state in memory; a restart now would not know the switch in progress`);
+    }
+  }
+
+  /** A problem of wanctl's own: logged, shown in the status, alerted once while it lasts. */
+  private problem(key: string, text: string): void {
+    if (this.problems.get(key) === text) return;
+    const first = !this.problems.has(key);
+    this.problems.set(key, text);
+    this.deps.logger.error({ problem: key }, text);
+    if (first) this.deps.alerts?.enqueue(problemAlert(text, this.wallNow()));
+  }
+
+  // --- monitoring and deciding ---------------------------------------------------------------------
+
   private probeFactory(name: string, iface: string): () => Promise<Probe[]> {
     let retryAt = 0;
+    let lastWarning = "";
     return async () => {
       if (this.now() < retryAt) throw new Error(`link ${name} is not ready`);
       try {
         const sourceAddress = await this.deps.route.prepareLink(name);
         this.boundAddress.set(name, sourceAddress);
         this.deps.logger.info({ link: name, sourceAddress }, `probing ${name} from ${sourceAddress}`);
+        lastWarning = "";
         return this.deps.makeProbes({ name, interface: iface, sourceAddress });
       } catch (error) {
         retryAt = this.now() + PREPARE_RETRY_MS;
-        this.deps.logger.warn({ link: name, err: (error as Error).message }, `cannot probe ${name} yet: ${(error as Error).message}`);
+        const message = `cannot probe ${name} yet: ${(error as Error).message}`;
+        // Said once, not every 5 s: it is in the status for as long as it lasts.
+        if (message !== lastWarning) this.deps.logger.warn({ link: name, err: (error as Error).message }, message);
+        lastWarning = message;
         throw error;
       }
     };
@@ -212,7 +368,8 @@ export class Daemon {
       const level = event.to === "down" ? "warn" : "info";
       this.deps.logger[level]({ link, from: event.from, to: event.to, metrics: event.metrics }, `${link} ${event.to}: ${event.reason}`);
       if (event.from === "down") this.deps.alerts?.retryNow();
-      this.noticeAllDown(at);
+      this.dispatch({ type: "health", link, state: event.to });
+      this.noticeAllDown();
     }
     this.evaluate(at);
     // After the decision, so the status shows the state and the reason that go together.
@@ -220,93 +377,41 @@ export class Daemon {
   }
 
   /** One alert when the last link goes down (not one per round while they stay down). */
-  private noticeAllDown(at: number): void {
+  private noticeAllDown(): void {
     const allDown = [...this.health.values()].every((h) => h.state === "down");
     if (allDown && !this.allDown) {
-      const reason = `all links down: staying on ${this.active ?? "no link"}`;
+      const reason = `all links down: staying on ${this.lc.active ?? "no link"}`;
       this.deps.logger.error({ links: linkFigures(this.health.values()) }, reason);
-      this.deps.alerts?.enqueue(allDownAlert(this.active, reason, linkFigures(this.health.values()), at));
+      this.deps.alerts?.enqueue(allDownAlert(this.lc.active, reason, linkFigures(this.health.values()), this.wallNow()));
     }
     this.allDown = allDown;
   }
 
   private evaluate(now: number): void {
-    if (this.switching || this.drilling) return;
+    if (!takesDecisions(this.lc)) return;
     const decision = decide({
       links: this.config.links,
       health: Object.fromEntries(this.health),
-      active: this.active,
+      active: this.lc.active,
       pin: this.pin(),
-      policy: this.policy,
+      policy: this.deciderPolicy,
       activeCalls: this.calls ? this.calls.current : 0,
       now,
     });
     if (decision.reason !== this.decision?.reason) this.deps.logger.debug({ decision }, decision.reason);
     this.decision = decision;
-    if (decision.action !== "switch") return;
-    if (this.failedSwitch?.to === decision.to && now - this.failedSwitch.at < SWITCH_RETRY_MS) return;
-    this.runSwitch(decision).catch((error: unknown) => {
-      // Never expected (every step catches its own errors), but a daemon must not die of it.
-      this.switching = false;
-      this.deps.logger.error({ err: (error as Error).stack }, `switch to ${decision.to} failed unexpectedly: ${(error as Error).message}`);
-    });
-  }
-
-  private async runSwitch(decision: Extract<Decision, { action: "switch" }>, options: { alert?: boolean } = {}): Promise<FailoverReport> {
-    this.switching = true;
-    const { logger } = this.deps;
-    logger.warn({ from: decision.from, to: decision.to, kind: decision.kind }, `${decision.kind}: ${decision.from ?? "none"} → ${decision.to}: ${decision.reason}`);
-    const { routed, report: finished } = this.switcher.switchTo(decision.to, decision.from, decision.kind, decision.reason);
-    const inProgress = { from: decision.from, to: decision.to, kind: decision.kind, startedAt: new Date(this.now()).toISOString() };
-    this.inProgress = inProgress;
-    const route = await routed;
-    if (route.ok) {
-      this.active = decision.to;
-      this.switches++;
-      this.failedSwitch = undefined;
-    } else {
-      this.failedSwitch = { to: decision.to, at: this.now() };
-      // A failed or timed-out route step may still have moved the route: believe the kernel.
-      const actual = await this.deps.route.activeLink().catch(() => undefined);
-      if (actual !== undefined && actual !== this.active) {
-        logger.warn({ actual }, `the default route is on ${actual} although the switch failed`);
-        this.active = actual;
-      }
-    }
-    // Decisions go on while DNS, Asterisk and the trunks follow: the new link may fail meanwhile.
-    this.switching = false;
-    this.writeStatus();
-    const report = await finished;
-    if (this.inProgress === inProgress) this.inProgress = null;
-    this.lastReport = report;
-    if (options.alert !== false) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
-    logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
-    this.writeStatus();
-    return report;
+    if (decision.action === "switch") this.dispatch({ type: "decision", to: decision.to, from: decision.from, kind: decision.kind, reason: decision.reason });
   }
 
   /**
-   * The failover drill: to the best backup link and back, every step carried out for real, decisions
-   * held meanwhile (the decider would otherwise fail back at once). Refused when the office is not
-   * in a state to prove anything (a link down, a switch running, steps pending, a pin).
+   * The failover drill: to the best backup link and back, every step carried out for real,
+   * decisions held meanwhile. Refused when the office is not in a state to prove anything.
    */
-  async drill(): Promise<DrillReport> {
-    return runDrill({
-      now: this.now,
-      logger: this.deps.logger,
-      links: this.config.links,
-      health: this.health,
-      active: () => this.active,
-      busy: () => (this.switching || this.drilling || this.inProgress ? "a switch is running" : this.switcher.view().pending ? "steps of the last switch are still being retried" : undefined),
-      pinned: () => this.pin().mode === "pinned",
-      hold: (on) => {
-        this.drilling = on;
-      },
-      move: (to, from, reason) => this.runSwitch({ action: "switch", to, from, kind: "manual", reason }, { alert: false }),
-      alert: (report) => {
-        if (this.config.drills.notify) this.deps.alerts?.enqueue(drillAlert(report, linkFigures(this.health.values())));
-      },
-    });
+  drill(): Promise<DrillReport> {
+    const requestId = randomUUID();
+    const done = new Promise<DrillReport>((resolve) => this.drillWaiters.set(requestId, resolve));
+    this.dispatch({ type: "drill", requestId, pinned: this.pin().mode === "pinned" });
+    return done;
   }
 
   /**
@@ -323,23 +428,33 @@ export class Daemon {
     return this.pinCache.pin;
   }
 
+  // --- status --------------------------------------------------------------------------------------
+
   status(): DaemonStatus {
+    const running = inProgress(this.lc);
+    const last = lastSwitch(this.lc);
+    const mono = this.now();
+    const wall = this.wallNow();
     return buildStatus({
       links: this.config.links,
       health: this.health,
       reasons: this.lastReason,
-      active: this.active,
+      active: this.lc.active,
       pin: this.pin(),
       decision: this.decision,
       switches: this.switches,
-      switching: this.inProgress,
-      lastSwitch: this.lastReport,
+      switching: running ? { from: running.from, to: running.to, kind: running.kind, startedAt: running.startedAt } : null,
+      lastSwitch: last ? reportOf(last) : null,
       pid: process.pid,
       startedAt: this.startedAt,
       stoppedAt: this.stoppedAt,
-      now: this.now(),
-      // While a switch runs its later steps, they are not "pending" yet.
-      ...(this.inProgress ? {} : this.switcher.view()),
+      now: wall,
+      // The health clock is monotonic: its instants are shown at the wall time they correspond to.
+      wallOf: (monoMs) => wall - (mono - monoMs),
+      pending: running ? null : pendingSteps(this.lc),
+      ...(this.deps.steps?.pbx ? { trunksShortened: this.lc.active !== null && this.lc.active !== this.policy.primary } : {}),
+      mends: this.lc.mends.map((m) => ({ ...m, what: [...m.what] })),
+      problems: [...this.problems.values()],
       ...(this.deps.alerts?.status ? { alerts: this.deps.alerts.status().map(({ channel, queued, attempts, lastError }) => ({ channel, queued, attempts, ...(lastError ? { lastError } : {}) })) } : {}),
     });
   }
@@ -347,8 +462,9 @@ export class Daemon {
   private writeStatus(): void {
     try {
       writeStatus(this.config.stateDir, this.status());
+      this.problems.delete("status");
     } catch (error) {
-      this.deps.logger.error({ err: (error as Error).message }, `cannot write the status file: ${(error as Error).message}`);
+      this.problem("status", `cannot write the status file, so \`wanctl status\` shows an old one: ${(error as Error).message}`);
     }
   }
 }

@@ -15,7 +15,7 @@ export function dnsStep(
   logger: Logger,
   /** A record stopped by a permanent error (bad credentials, unknown host): people must act. */
   onStopped: (alert: DdnsAlert) => void,
-): (address: string, link: string) => Promise<string> {
+): (address: string, link: string) => Promise<{ detail: string; changed: boolean }> {
   // One set of providers for the daemon's life: Cloudflare remembers the zone ids it found.
   const providers = createProviders(config.dns.providers, { userAgent: DEFAULT_USER_AGENT(), requestTimeoutMs: 10_000, now: Date.now });
   return async (address, linkName) => {
@@ -34,6 +34,6 @@ export function dnsStep(
     });
     const summary = describeRecords(results);
     if (results.some((r) => !r.ok)) throw new Error(summary);
-    return summary;
+    return { detail: summary, changed: results.some((r) => r.changed) };
   };
 }

@@ -1,19 +1,30 @@
 // Small JSON files that must never be half-written: write to a temporary file, flush it, rename.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import type { z } from "zod";
 
-export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): void {
+/**
+ * Writes `value` to a temporary file beside `file` and renames it over: readers see the old or the
+ * new file, never half of one. `durable` (default) flushes it to disk first; derived data that is
+ * rewritten every second (the status) skips that. A write that fails (a full disk) removes its
+ * temporary file and throws.
+ */
+export function writeJsonAtomic(file: string, value: unknown, mode = 0o600, options: { durable?: boolean } = {}): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(temporary, "w", mode);
   try {
-    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temporary, "w", mode);
+    try {
+      writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      if (options.durable !== false) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
   }
-  renameSync(temporary, file);
 }
 
 export type ReadResult<T> = { ok: true; value: T } | { ok: false; missing: boolean; error: string };

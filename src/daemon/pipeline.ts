@@ -1,15 +1,19 @@
 // The failover pipeline: steps with their dependencies, run as early as their inputs allow. A
 // failed step skips only the steps that need it; the others still run (DNS down must not keep the
 // trunks from registering).
-import { runStep, type StepResult } from "./report.js";
+import { runStep, type StepOutput, type StepResult } from "./report.js";
+
+export type { StepOutput };
 
 export interface PipelineStep<Context> {
   name: string;
   /** Steps whose success this one needs. */
   needs?: readonly string[];
+  /** Steps that must have ended first, whatever their outcome. */
+  after?: readonly string[];
   timeoutMs: number;
   /** Does the work; returns one line for the report. May record what later steps need in `context`. */
-  run(context: Context): Promise<string>;
+  run(context: Context): Promise<StepOutput>;
 }
 
 /**
@@ -20,7 +24,7 @@ export interface PipelineStep<Context> {
 export async function runPipeline<Context>(steps: readonly PipelineStep<Context>[], context: Context, signal?: AbortSignal): Promise<StepResult[]> {
   // Only earlier steps may be needed: that rules out unknown names and cycles (which would hang).
   steps.forEach((step, i) => {
-    for (const need of step.needs ?? []) {
+    for (const need of [...(step.needs ?? []), ...(step.after ?? [])]) {
       const at = steps.findIndex((s) => s.name === need);
       if (at < 0) throw new Error(`pipeline step ${step.name} needs unknown step ${need}`);
       if (at >= i) throw new Error(`pipeline step ${step.name} must come after ${need}`);
@@ -31,6 +35,7 @@ export async function runPipeline<Context>(steps: readonly PipelineStep<Context>
     const existing = done.get(step.name);
     if (existing) return existing;
     const promise = (async () => {
+      await Promise.all((step.after ?? []).map((name) => start(steps.find((s) => s.name === name)!)));
       const needed = await Promise.all((step.needs ?? []).map((name) => start(steps.find((s) => s.name === name)!)));
       const failed = needed.filter((r) => !r.ok).map((r) => r.step);
       if (failed.length) {

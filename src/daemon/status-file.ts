@@ -9,7 +9,15 @@ const figures = z.object({
   jitterMs: z.number().nullable(),
 });
 
-const step = z.object({ step: z.string(), ok: z.boolean(), durationMs: z.number(), detail: z.string(), startedAtMs: z.number().optional(), skipped: z.boolean().optional() });
+const step = z.object({
+  step: z.string(),
+  ok: z.boolean(),
+  durationMs: z.number(),
+  detail: z.string(),
+  startedAtMs: z.number().optional(),
+  skipped: z.boolean().optional(),
+  changed: z.boolean().optional(),
+});
 
 export const reportSchema = z.object({
   kind: z.enum(["failover", "failback", "manual"]),
@@ -51,6 +59,10 @@ export const statusSchema = z.object({
   pending: z.object({ link: z.string(), steps: z.array(z.string()), since: z.string() }).nullable().optional(),
   /** The trunks run with the short expiry (the office is off its primary link). */
   trunksShortened: z.boolean().optional(),
+  /** What wanctl found not as it should be and put right (a check, a start after a crash), newest last. */
+  mends: z.array(z.object({ at: z.string(), link: z.string(), cause: z.enum(["switch", "start", "repair", "check"]), what: z.array(z.string()) })).optional(),
+  /** Problems of wanctl's own that people must see (a damaged file, a full disk, a missing binary). */
+  problems: z.array(z.string()).optional(),
   /** Alerts waiting per channel. */
   alerts: z.array(z.object({ channel: z.string(), queued: z.number(), attempts: z.number(), lastError: z.string().optional() })).optional(),
 });
@@ -61,7 +73,8 @@ export type LinkStatus = DaemonStatus["links"][number];
 export const statusFile = (stateDir: string) => join(stateDir, "status.json");
 
 export function writeStatus(stateDir: string, status: DaemonStatus): void {
-  writeJsonAtomic(statusFile(stateDir), status, 0o644);
+  // Derived data, rewritten every second: atomic, but not flushed to disk each time.
+  writeJsonAtomic(statusFile(stateDir), status, 0o644, { durable: false });
 }
 
 export function readStatus(stateDir: string): ReadResult<DaemonStatus> {

@@ -24,6 +24,10 @@ export interface StatusInput {
   pending?: DaemonStatus["pending"];
   trunksShortened?: boolean;
   alerts?: DaemonStatus["alerts"];
+  /** The wall time (ms) of an instant of the health clock (monotonic in the daemon); identity by default. */
+  wallOf?: (ms: number) => number;
+  mends?: DaemonStatus["mends"];
+  problems?: string[];
 }
 
 export function buildStatus(input: StatusInput): DaemonStatus {
@@ -46,7 +50,7 @@ export function buildStatus(input: StatusInput): DaemonStatus {
         interface: link.interface,
         priority: link.priority,
         state: h?.state ?? "unknown",
-        since: new Date(h?.since ?? now).toISOString(),
+        since: new Date(h ? (input.wallOf ?? ((ms: number) => ms))(h.since) : now).toISOString(),
         lossPct: h?.metrics.lossPct ?? null,
         latencyMs: h?.metrics.latencyMs ?? null,
         jitterMs: h?.metrics.jitterMs ?? null,
@@ -60,5 +64,7 @@ export function buildStatus(input: StatusInput): DaemonStatus {
     pending: input.pending ?? null,
     ...(input.trunksShortened !== undefined ? { trunksShortened: input.trunksShortened } : {}),
     ...(input.alerts ? { alerts: input.alerts } : {}),
+    ...(input.mends?.length ? { mends: input.mends } : {}),
+    ...(input.problems?.length ? { problems: input.problems } : {}),
   };
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
-export const ALERT_KINDS = ["failover", "failback", "all-down", "step-failed", "drill", "test"] as const;
+export const ALERT_KINDS = ["failover", "failback", "all-down", "step-failed", "repaired", "problem", "drill", "test"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export type LinkState = "unknown" | "up" | "degraded" | "down";

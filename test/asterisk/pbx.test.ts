@@ -146,23 +146,29 @@ describe("PJSIP: trunks", () => {
     expect(sim.fileText("pjsip.conf")).toContain("max_random_initial_delay = 1");
   });
 
-  it("hands over the originals before it changes the file (so a crash halfway cannot lose them)", async () => {
+  it("reads the trunks' settings in the file and as Asterisk runs them, changing nothing", async () => {
     const { sim, pbx } = await setup();
-    const seenWhenSaved: string[] = [];
-    const r = await pbx.registerTrunks({ shortExpirySeconds: 120, onSaved: () => void seenWhenSaved.push(sim.fileText("pjsip.conf")!) });
+    const before = sim.fileText("pjsip.conf");
+    const r = await pbx.readTrunks();
     expect(r.ok, r.detail).toBe(true);
-    expect(seenWhenSaved).toHaveLength(1);
-    expect(seenWhenSaved[0]).toMatch(/expiration = 3600/); // the file was still untouched
-    expect(sim.fileText("pjsip.conf")).toMatch(/expiration = 120/);
+    expect(r.data).toEqual({
+      settings: { driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } },
+      live: [{ name: "itsp", status: "Registered", expiration: "3600", maxRandomInitialDelay: "1" }],
+    });
+    expect(sim.fileText("pjsip.conf")).toBe(before);
   });
 
-  it("keeps the first originals through a second failover", async () => {
-    const { pbx } = await setup();
-    const first = await pbx.registerTrunks({ shortExpirySeconds: 120 });
-    const second = await pbx.registerTrunks({ shortExpirySeconds: 60, keepOriginals: first.data!.saved });
-    expect(second.ok, second.detail).toBe(true);
-    expect(second.data?.saved).toEqual(first.data?.saved);
-    expect(second.data?.trunks[0]?.expirySeconds).toBe(60);
+  it("a file that already holds the wanted values while Asterisk runs others (killed before the reload) is reloaded", async () => {
+    const { sim, pbx } = await setup();
+    expect((await pbx.registerTrunks({ shortExpirySeconds: 120 })).ok).toBe(true);
+    // The file gets the originals back, but the reload never came.
+    sim.setFile("pjsip.conf", sim.fileText("pjsip.conf")!.replace("expiration = 120", "expiration = 3600").replace("max_random_initial_delay = 0", "max_random_initial_delay = 1"));
+    const live = await pbx.readTrunks();
+    expect(live.data?.live[0]).toMatchObject({ expiration: "120", maxRandomInitialDelay: "0" });
+    const back = await pbx.restoreTrunks({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });
+    expect(back.ok, back.detail).toBe(true);
+    expect(back.data?.fileChanged).toBe(false);
+    expect(back.data?.trunks[0]).toMatchObject({ status: "Registered", expirySeconds: 3600 });
   });
 
   it("re-registers as is with PJSIPRegister (unregister, then register) when no expiry is asked", async () => {

@@ -189,22 +189,23 @@ describe("daemon", () => {
       publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "static" }),
       updateDns: async (address) => {
         dnsCalls.push(address);
-        if (dnsCalls.length === 1) await firstDns;
+        if (address === "203.0.113.10") await firstDns;
         return `office.example.com updated to ${address}`;
       },
     });
     await daemon.start();
     await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    await until("the start's check of wan1", () => dnsCalls.length === 1);
     answering.set("wan1", false);
     await until("failover to wan2", () => daemon.activeLink === "wan2");
-    await until("its DNS step started", () => dnsCalls.length === 1);
+    await until("its DNS step started", () => dnsCalls.length === 2);
     // wan2 dies while the DNS step of the first switch still hangs; wan1 is back.
     answering.set("wan1", true);
     await until("wan1 up", () => daemon.status().links[0]!.state === "up");
     answering.set("wan2", false);
     await until("failover back to wan1 despite the hanging step", () => daemon.activeLink === "wan1");
     expect(route.calls).toEqual(["wan2", "wan1"]);
-    expect(dnsCalls).toEqual(["203.0.113.10"]); // the second switch's DNS waits its turn
+    expect(dnsCalls).toEqual(["198.51.100.10", "203.0.113.10"]); // the second switch's DNS waits its turn
     releaseFirst();
     await until("the second switch's report", () => daemon.status().lastSwitch?.to === "wan1");
     const last = daemon.status().lastSwitch!;
@@ -214,7 +215,7 @@ describe("daemon", () => {
       ["public-ip", true],
       ["dns", true],
     ]);
-    expect(dnsCalls).toEqual(["203.0.113.10", "198.51.100.10"]); // in order: the office's address last
+    expect(dnsCalls).toEqual(["198.51.100.10", "203.0.113.10", "198.51.100.10"]); // in order: the office's address last
   });
 
   test("a link whose address changes (DHCP) is probed from its new address", async () => {
@@ -303,9 +304,10 @@ describe("daemon", () => {
   test("a drill with a failing step fails, says which, and still brings the office back", async () => {
     const route = new FakeRoute();
     const { daemon } = start(route, [], {
-      publicAddress: async () => ({ address: "203.0.113.10", detail: "static" }),
-      updateDns: async () => {
-        throw new Error("office.example.com failed (badauth)");
+      publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "static" }),
+      updateDns: async (address) => {
+        if (address === "203.0.113.10") throw new Error("office.example.com failed (badauth)");
+        return `office.example.com → ${address}`;
       },
     });
     await daemon.start();

@@ -18,8 +18,8 @@ import { AmiPbx, type Outcome } from "./base.js";
 import { applyChanges, findSection, planChanges, readConfigFile, type SectionChange, valueOf, valuesOf } from "./config-file.js";
 import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
-import { waitRegistered } from "./trunk-wait.js";
-import type { ExternalAddressData, PbxResult, RegisterTrunksOptions, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunksData, TrunkStatus } from "./types.js";
+import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
+import type { ExternalAddressData, LiveTrunk, TrunkSettingsData, PbxResult, RegisterTrunksOptions, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunksData, TrunkStatus } from "./types.js";
 
 export interface RegisterLine {
   /** `user@host:port/extension`: names the line without its secret. */
@@ -138,9 +138,7 @@ export class ChanSipPbx extends AmiPbx {
     const what = short === undefined ? "registering the chan_sip trunks again" : `registering the chan_sip trunks again with a ${short} s expiry`;
     return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
       if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
-      const keep = options.keepOriginals;
-      if (keep && keep.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${keep.driver}, the PBX is configured for chan_sip`);
-      return this.#trunks(startedAt, short === undefined ? undefined : () => String(short), keep?.driver === "chan_sip" ? keep : undefined, options.onSaved);
+      return this.#trunks(startedAt, short === undefined ? undefined : () => String(short));
     });
   }
 
@@ -148,7 +146,22 @@ export class ChanSipPbx extends AmiPbx {
     return this.run("restoring the chan_sip trunks' expiry and registering them again", this.trunkTimeoutMs, async (startedAt) => {
       if (saved.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for chan_sip`);
       const byKey = new Map(saved.registers.map((r) => [r.key, r.expiry]));
-      return this.#trunks(startedAt, (key) => (byKey.has(key) ? byKey.get(key)! : undefined), saved);
+      return this.#trunks(startedAt, (key) => (byKey.has(key) ? byKey.get(key)! : undefined));
+    });
+  }
+
+  readTrunks(): Promise<PbxResult<TrunkSettingsData>> {
+    return this.run("reading the chan_sip trunks' settings", this.operationTimeoutMs, async () => {
+      const file = this.#file;
+      const sections = await readConfigFile(this.client, file);
+      const lines = valuesOf(findSection(sections, file, "general", null, "section").section, "register").flatMap((raw) => parseRegisterLine(raw) ?? []);
+      const registry = await this.client.list("SIPshowregistry");
+      const live: LiveTrunk[] = lines.map((line) => {
+        const entry = registry.items.find((e) => (e.fields.get("Username") ?? "") === line.user && (e.fields.get("Host") ?? "").toLowerCase() === line.host.toLowerCase());
+        return { name: line.key, status: entry ? asTrunkStatus((entry.fields.get("State") ?? "").trim()) : "Unknown", expiration: line.expiry };
+      });
+      const data: TrunkSettingsData = { settings: { driver: "chan_sip", file, registers: lines.map((l) => ({ key: l.key, expiry: l.expiry })) }, live };
+      return { ok: true, detail: `${lines.length} register line(s): ${live.map((t) => `${t.name} ${t.status}, expiry ${t.expiration ?? "default"}`).join("; ")}`, data };
     });
   }
 
@@ -156,8 +169,6 @@ export class ChanSipPbx extends AmiPbx {
   async #trunks(
     startedAt: number,
     expiryFor: ((key: string) => string | null | undefined) | undefined,
-    keep: Extract<SavedTrunkSettings, { driver: "chan_sip" }> | undefined,
-    onSaved?: (saved: SavedTrunkSettings) => void,
   ): Promise<Outcome<TrunksData>> {
     const file = this.#file;
     const sections = await readConfigFile(this.client, file);
@@ -166,13 +177,7 @@ export class ChanSipPbx extends AmiPbx {
     const parsed = lines.map((raw) => ({ raw, line: parseRegisterLine(raw) }));
     const notes = parsed.filter((p) => p.line === null).map((p) => `a register line of ${file} could not be read (${redactRegisterLine(p.raw)}); left alone`);
     const usable = parsed.filter((p): p is { raw: string; line: RegisterLine } => p.line !== null);
-    const kept = new Map((keep?.registers ?? []).map((r) => [r.key, r.expiry]));
-    const saved: SavedTrunkSettings = {
-      driver: "chan_sip",
-      file,
-      registers: usable.map(({ line }) => ({ key: line.key, expiry: kept.has(line.key) ? kept.get(line.key)! : line.expiry })),
-    };
-    if (expiryFor) onSaved?.(saved);
+    const saved: SavedTrunkSettings = { driver: "chan_sip", file, registers: usable.map(({ line }) => ({ key: line.key, expiry: line.expiry })) };
     const changes: SectionChange[] = [];
     const wantedExpiry = new Map<string, string | null>();
     for (const { raw, line } of usable) {

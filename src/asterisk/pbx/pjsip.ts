@@ -19,9 +19,11 @@ import { AmiPbx, type Outcome } from "./base.js";
 import { applyChanges, type ChangePlan, type ConfigSection, findSection, planChanges, readConfigFile, type SectionChange, type SectionRef, valueOf } from "./config-file.js";
 import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
-import { waitRegistered } from "./trunk-wait.js";
+import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
 import type {
   ExternalAddressData,
+  LiveTrunk,
+  TrunkSettingsData,
   ExternalAddressTarget,
   PbxResult,
   RegisterTrunksOptions,
@@ -35,12 +37,16 @@ import type {
 const MEDIA = "external_media_address";
 const SIGNALING = "external_signaling_address";
 const RELOAD_MODULE = "res_pjsip.so";
+/** What Asterisk runs when a registration has no expiration / max_random_initial_delay of its own. */
+const PJSIP_DEFAULT_EXPIRATION = "3600";
+const PJSIP_DEFAULT_INITIAL_DELAY = "10";
 
 interface ListedRegistration {
   readonly name: string;
   readonly clientUri: string;
   readonly serverUri: string;
   readonly expiration: string;
+  readonly maxRandomInitialDelay: string;
   readonly status: string;
 }
 
@@ -168,10 +174,8 @@ export class PjsipPbx extends AmiPbx {
     const what = short === undefined ? "registering the trunks again" : `registering the trunks again with a ${short} s expiry`;
     return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
       if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
-      const keep = options.keepOriginals;
-      if (keep && keep.driver !== "pjsip") throw new PbxError("config", `saved settings are for ${keep.driver}, the PBX is configured for pjsip`);
       const plan: TrunkPlan | undefined = short === undefined ? undefined : () => ({ expiration: String(short), max_random_initial_delay: "0" });
-      return this.#trunks(startedAt, plan, keep?.driver === "pjsip" ? keep : undefined, options.onSaved);
+      return this.#trunks(startedAt, plan);
     });
   }
 
@@ -182,7 +186,35 @@ export class PjsipPbx extends AmiPbx {
         const s = saved.registrations[name];
         return s ? { expiration: s.expiration, max_random_initial_delay: s.max_random_initial_delay } : null;
       };
-      return this.#trunks(startedAt, plan, saved);
+      return this.#trunks(startedAt, plan);
+    });
+  }
+
+  readTrunks(): Promise<PbxResult<TrunkSettingsData>> {
+    return this.run("reading the trunks' settings", this.operationTimeoutMs, async () => {
+      const file = this.#file;
+      const configured = this.config.pjsip?.registrations ?? "auto";
+      const listed = await this.#listRegistrations();
+      const names = configured === "auto" ? listed.map((r) => r.name) : [...configured];
+      const sections = await readConfigFile(this.client, file);
+      const registrations: Record<string, { expiration: string | null; max_random_initial_delay: string | null }> = {};
+      const notes: string[] = [];
+      for (const name of names) {
+        try {
+          const ref = findSection(sections, file, name, "registration", "registration");
+          registrations[name] = { expiration: valueOf(ref.section, "expiration"), max_random_initial_delay: valueOf(ref.section, "max_random_initial_delay") };
+        } catch (error) {
+          if (!(error instanceof PbxError)) throw error;
+          notes.push(error.message);
+        }
+      }
+      const live: LiveTrunk[] = names.flatMap((name) => {
+        const r = listed.find((x) => x.name === name);
+        return r ? [{ name, status: asTrunkStatus(r.status), expiration: r.expiration || null, maxRandomInitialDelay: r.maxRandomInitialDelay || null }] : [];
+      });
+      const data: TrunkSettingsData = { settings: { driver: "pjsip", file, registrations }, live };
+      const detail = `${names.length} registration(s): ${live.map((t) => `${t.name} ${t.status}, expiry ${t.expiration ?? "?"} s`).join("; ")}${notes.length ? `; ${notes.join("; ")}` : ""}`;
+      return { ok: true, detail, data };
     });
   }
 
@@ -195,16 +227,12 @@ export class PjsipPbx extends AmiPbx {
         clientUri: (e.fields.get("ClientUri") ?? "").trim(),
         serverUri: (e.fields.get("ServerUri") ?? "").trim(),
         expiration: (e.fields.get("Expiration") ?? "").trim(),
+        maxRandomInitialDelay: (e.fields.get("MaxRandomInitialDelay") ?? "").trim(),
         status: (e.fields.get("Status") ?? "").trim(),
       }));
   }
 
-  async #trunks(
-    startedAt: number,
-    planFor: TrunkPlan | undefined,
-    keep: Extract<SavedTrunkSettings, { driver: "pjsip" }> | undefined,
-    onSaved?: (saved: SavedTrunkSettings) => void,
-  ): Promise<Outcome<TrunksData>> {
+  async #trunks(startedAt: number, planFor: TrunkPlan | undefined): Promise<Outcome<TrunksData>> {
     const file = this.#file;
     const configured = this.config.pjsip?.registrations ?? "auto";
     const listed = await this.#listRegistrations();
@@ -239,9 +267,8 @@ export class PjsipPbx extends AmiPbx {
     const saved: SavedTrunkSettings = {
       driver: "pjsip",
       file,
-      registrations: { ...Object.fromEntries([...refs].map(([n, ref]) => [n, current(ref)])), ...(keep?.registrations ?? {}) },
+      registrations: Object.fromEntries([...refs].map(([n, ref]) => [n, current(ref)])),
     };
-    if (planFor) onSaved?.(saved);
     const changes: SectionChange[] = [];
     const wanted = new Map<string, Record<string, string | null>>();
     for (const [name, ref] of refs) {
@@ -258,6 +285,17 @@ export class PjsipPbx extends AmiPbx {
       fileProblem = error.message;
     }
     const changedNames = new Set(plan.actions.map((a) => names.find((n) => n.toLowerCase() === a.section.toLowerCase()) ?? a.section));
+    // The file may already hold the wanted values while Asterisk still runs others (a crash between
+    // the file change and the reload): those need the reload all the same.
+    for (const [name, values] of wanted) {
+      const live = byName.get(name);
+      if (!live) continue;
+      const expiration = values.expiration === undefined ? undefined : (values.expiration ?? PJSIP_DEFAULT_EXPIRATION);
+      const delay = values.max_random_initial_delay === undefined ? undefined : (values.max_random_initial_delay ?? PJSIP_DEFAULT_INITIAL_DELAY);
+      if ((expiration !== undefined && live.expiration !== "" && live.expiration !== expiration) || (delay !== undefined && live.maxRandomInitialDelay !== "" && live.maxRandomInitialDelay !== delay)) {
+        changedNames.add(name);
+      }
+    }
 
     // Watch every trunk Asterisk knows before anything can make it re-register.
     const watches = new Map<string, TrunkWatch>();
@@ -272,10 +310,12 @@ export class PjsipPbx extends AmiPbx {
     try {
       let reloadedAt: number | undefined;
       let fileChanged = false;
-      if (plan.actions.length) {
+      if (changedNames.size) {
         try {
-          await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
-          fileChanged = true;
+          if (plan.actions.length) {
+            await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
+            fileChanged = true;
+          }
           await this.reloadModule(RELOAD_MODULE);
           reloadedAt = performance.now();
         } catch (error) {
@@ -319,7 +359,7 @@ export class PjsipPbx extends AmiPbx {
         const expiry = /^\d+$/.test(r.expiration) ? Number(r.expiration) : null;
         const want = wanted.get(name)?.expiration;
         let next: TrunkReport = { ...report, expirySeconds: expiry };
-        if (report.ok && fileChanged && want !== undefined && (want ?? "3600") !== r.expiration) {
+        if (report.ok && fileChanged && want !== undefined && (want ?? PJSIP_DEFAULT_EXPIRATION) !== r.expiration) {
           next = { ...next, ok: false, detail: `${report.detail}, but Asterisk lists Expiration ${r.expiration}, expected ${want ?? "3600 (default)"}` };
         } else if (report.ok) {
           next = { ...next, detail: `${report.detail} (expiry ${r.expiration} s)` };

@@ -13,7 +13,8 @@ export interface WaitResult {
   readonly last: TrunkStatus;
 }
 
-const asStatus = (s: string): TrunkStatus =>
+/** A status word from a Registry event or a registration list, as wanctl reports it. */
+export const asTrunkStatus = (s: string): TrunkStatus =>
   s === "Registered" || s === "Rejected" || s === "Unregistered" || s === "Timeout" ? s : /fail|reject/i.test(s) ? "Rejected" : "Unknown";
 
 /**
@@ -24,6 +25,6 @@ export async function waitRegistered(watch: TrunkWatch, from: number, deadline: 
   const hit = await watch.wait(from, (s) => s === "Registered", deadline);
   if (hit) return { registered: true, at: hit.seen.at, last: "Registered" };
   const after = watch.seen.slice(from);
-  const last = after.length ? asStatus(after[after.length - 1]!.status) : "Timeout";
+  const last = after.length ? asTrunkStatus(after[after.length - 1]!.status) : "Timeout";
   return { registered: false, at: performance.now(), last };
 }

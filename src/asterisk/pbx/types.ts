@@ -115,24 +115,30 @@ export interface TrunksData {
   readonly trunks: readonly TrunkReport[];
   /** The config file was changed (expiry shortened or put back). */
   readonly fileChanged: boolean;
-  /**
-   * Settings before wanctl's first change: store them while the office is on a backup link and give
-   * them to restoreTrunks() on the way back. With `keepOriginals`, those win over what the file
-   * holds now (so a second failover does not save the short values as "originals").
-   */
+  /** The settings the file had before this call changed them. */
   readonly saved: SavedTrunkSettings;
 }
 
 export interface RegisterTrunksOptions {
   /** Shorten every managed trunk's expiry to this (and its initial random delay to 0); omit to re-register as is. */
   readonly shortExpirySeconds?: number;
-  /** Originals saved by an earlier call and not restored yet. */
-  readonly keepOriginals?: SavedTrunkSettings;
-  /**
-   * Called with the settings to restore before the file is changed, so the caller can persist them
-   * first: a crash in the middle must not lose the originals.
-   */
-  readonly onSaved?: (saved: SavedTrunkSettings) => void;
+}
+
+/** A trunk as Asterisk runs it now. */
+export interface LiveTrunk {
+  readonly name: string;
+  readonly status: TrunkStatus;
+  /** PJSIP: the Expiration it runs (null when not listed); chan_sip: the line's ~expiry. */
+  readonly expiration: string | null;
+  /** PJSIP only: the MaxRandomInitialDelay it runs. */
+  readonly maxRandomInitialDelay?: string | null;
+}
+
+export interface TrunkSettingsData {
+  /** The managed trunks' settings as the config file has them (what a restore would put back). */
+  readonly settings: SavedTrunkSettings;
+  /** Each managed trunk as Asterisk runs it. */
+  readonly live: readonly LiveTrunk[];
 }
 
 // --- calls and health ----------------------------------------------------------------------------------
@@ -169,6 +175,8 @@ export interface Pbx {
   registerTrunks(options?: RegisterTrunksOptions): Promise<PbxResult<TrunksData>>;
   /** Put the saved expiry settings back and re-register, waiting until each trunk is Registered. */
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>>;
+  /** The managed trunks' settings in the file and as Asterisk runs them; changes nothing. */
+  readTrunks(): Promise<PbxResult<TrunkSettingsData>>;
   activeCalls(): Promise<PbxResult<ActiveCallsData>>;
   /** AMI Ping + versions, and ARI's /asterisk/info when configured. */
   health(): Promise<PbxResult<HealthData>>;

@@ -1,7 +1,7 @@
 // `wanctl test`: asks the running daemon for a failover drill and shows every step's outcome.
 import type { Config } from "../../config/schema/index.js";
 import { ControlUnavailableError, controlSocket, sendControl } from "../../daemon/control.js";
-import type { DrillReport } from "../../daemon/drill.js";
+import type { DrillReport } from "../../daemon/lifecycle.js";
 import type { FailoverReport } from "../../daemon/report.js";
 import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";

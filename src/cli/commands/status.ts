@@ -36,6 +36,8 @@ export function renderStatus(status: DaemonStatus, now: number): string {
   if (status.pending) {
     lines.push(`NOT DONE on ${status.pending.link} since ${status.pending.since}: ${status.pending.steps.join(", ")} (retried with backoff; see the last switch below)`);
   }
+  for (const problem of status.problems ?? []) lines.push(`PROBLEM: ${problem}`);
+  for (const mend of status.mends ?? []) lines.push(`mended on ${mend.link} at ${mend.at} (${mend.cause === "start" ? "at start" : mend.cause === "check" ? "periodic check" : mend.cause}): ${mend.what.join("; ")}`);
   if (status.trunksShortened) lines.push("trunks: short registration expiry while off the primary link (the original returns on failback)");
   for (const a of status.alerts ?? []) {
     if (a.queued > 0) lines.push(`alerts: ${a.queued} waiting for ${a.channel}${a.lastError ? ` (last error: ${a.lastError})` : ""}`);

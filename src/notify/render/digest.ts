@@ -10,12 +10,14 @@ interface Tally {
   transitions: Map<string, number>;
   allDown: number;
   stepFailed: number;
+  repaired: number;
+  problems: number;
   drills: number;
   tests: number;
 }
 
 export function tally(alerts: readonly Alert[]): Tally {
-  const t: Tally = { switches: 0, transitions: new Map(), allDown: 0, stepFailed: 0, drills: 0, tests: 0 };
+  const t: Tally = { switches: 0, transitions: new Map(), allDown: 0, stepFailed: 0, repaired: 0, problems: 0, drills: 0, tests: 0 };
   for (const a of alerts) {
     if (a.kind === "failover" || a.kind === "failback") {
       t.switches++;
@@ -23,6 +25,8 @@ export function tally(alerts: readonly Alert[]): Tally {
       t.transitions.set(key, (t.transitions.get(key) ?? 0) + 1);
     } else if (a.kind === "all-down") t.allDown++;
     else if (a.kind === "step-failed") t.stepFailed++;
+    else if (a.kind === "repaired") t.repaired++;
+    else if (a.kind === "problem") t.problems++;
     else if (a.kind === "drill") t.drills++;
     else t.tests++;
   }
@@ -35,7 +39,7 @@ export function currentLink(alerts: readonly Alert[]): string | undefined {
   for (const a of alerts) {
     if (a.kind === "failover" || a.kind === "failback") now = a.to ? `on ${a.to}` : now;
     else if (a.kind === "all-down") now = "all links down";
-    else if (a.kind === "step-failed" && a.to) now = `on ${a.to}`;
+    else if ((a.kind === "step-failed" || a.kind === "repaired") && a.to) now = `on ${a.to}`;
   }
   return now;
 }
@@ -54,6 +58,8 @@ export function digestSummary(view: View): string {
   const others = [
     t.allDown ? (t.allDown === 1 ? "all links down once" : `all links down ${t.allDown} times`) : "",
     t.stepFailed ? plural(t.stepFailed, "failed step") : "",
+    t.repaired ? plural(t.repaired, "repair") : "",
+    t.problems ? plural(t.problems, "problem") : "",
     t.drills ? plural(t.drills, "drill") : "",
     t.tests ? plural(t.tests, "test alert") : "",
   ].filter(Boolean);

@@ -31,6 +31,8 @@ const KIND_ICON: Record<Alert["kind"], string> = {
   failback: "↩️",
   "all-down": "🚨",
   "step-failed": "⚠️",
+  repaired: "✅",
+  problem: "🛠️",
   drill: "🧪",
   test: "🔔",
 };

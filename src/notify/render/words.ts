@@ -26,6 +26,10 @@ export function headline(a: Alert): string {
       const what = names.length === 0 ? "a step failed" : names.length === 1 ? `step ${names[0]} failed` : `steps ${names.join(", ")} failed`;
       return `${site(a)}${a.to ? ` on ${a.to}` : ""}: ${what}`;
     }
+    case "repaired":
+      return `${site(a)}${a.to ? ` on ${a.to}` : ""}: put right`;
+    case "problem":
+      return `${site(a)}: wanctl needs attention`;
     case "drill": {
       const route = arrow(a) ? ` (${arrow(a)})` : "";
       if (alertSucceeded(a)) return `${site(a)}: failover drill passed${route}`;
@@ -61,6 +65,10 @@ export function introLine(a: Alert, fmt: TimeFormat): string {
       return `Every Internet link of ${site(a)} is down since ${when}.`;
     case "step-failed":
       return `A step failed at ${when}${a.to ? ` while ${site(a)} is on ${a.to}` : ""}.`;
+    case "repaired":
+      return `wanctl put things right at ${when}${a.to ? ` while ${site(a)} is on ${a.to}` : ""}.`;
+    case "problem":
+      return `wanctl found a problem of its own at ${when}; failover keeps working.`;
     case "drill":
       return `Failover drill at ${when}: ${alertSucceeded(a) ? "passed" : "FAILED"}.`;
     case "test":
