@@ -69,8 +69,35 @@ function valueAtPath(value: unknown, path: readonly PathSegment[]): unknown {
   return current;
 }
 
+/** A wanctl config is a few kilobytes; far beyond that it is the wrong file (and parsing it would take long). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** The schema nests a few levels; far deeper is not a config (and would exhaust the parser's stack). */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** Where the text nests deeper than MAX_CONFIG_DEPTH, found without parsing it. */
+function nestingProblem(text: string): ConfigProblem | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "[" || c === "{") {
+      if (++depth > MAX_CONFIG_DEPTH) return { path: "", ...positionOf(text, i), message: `nested more than ${MAX_CONFIG_DEPTH} levels deep: this is not a wanctl config` };
+    } else if (c === "]" || c === "}") depth--;
+  }
+  return undefined;
+}
+
 /** Validates config text; throws ConfigError listing every problem found. */
 export function parseConfigText(text: string, file: string): Config {
+  if (text.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(file, [{ path: "", line: 0, column: 0, message: `the file is ${text.length} bytes, more than the ${MAX_CONFIG_BYTES} a config can be: is it the right file?` }]);
+  }
+  const tooDeep = nestingProblem(text);
+  if (tooDeep) throw new ConfigError(file, [tooDeep]);
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   if (errors.length || !root) {
@@ -128,8 +155,14 @@ function locate(text: string, path: PathSegment[]): { line: number; column: numb
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let text: string;
   try {
+    // Not read at all when far too big: a 50 MB file would cost seconds and gigabytes to parse.
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(file, [{ path: "", line: 0, column: 0, message: `the file is ${size} bytes, more than the ${MAX_CONFIG_BYTES} a config can be: is it the right file?` }]);
+    }
     text = readFileSync(file, "utf8");
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code ?? String(error);
     throw new ConfigError(file, [{ path: "", line: 0, column: 0, message: `cannot read the config file (${reason})` }]);

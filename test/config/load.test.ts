@@ -131,3 +131,31 @@ describe("loadConfig", () => {
     expect(() => loadConfig("/nonexistent/wanctl.json", {})).toThrow("/nonexistent/wanctl.json: cannot read the config file (no such file)");
   });
 });
+
+describe("input that is not a config", () => {
+  test("400 KB of nested brackets: a clear error at the depth where it stops being a config, not a stack overflow", () => {
+    const problems = problemsOf("[".repeat(400_000));
+    expect(problems).toEqual([{ path: "", line: 1, column: 33, message: "nested more than 32 levels deep: this is not a wanctl config" }]);
+  });
+
+  test("brackets inside strings do not count", () => {
+    const config = { ...minimalConfig(), $schema: "[".repeat(100) + "{\\\"" };
+    expect(() => parseConfigText(JSON.stringify(config), "c.json")).not.toThrow();
+  });
+
+  test("a 50 MB file is refused by its size before it is read", () => {
+    const dir = tempDir();
+    const file = join(dir, "huge.json");
+    writeFileSync(file, `[${"1,".repeat(25_000_000)}1]`);
+    const started = process.memoryUsage().rss;
+    let error: unknown;
+    try {
+      loadConfig(file, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(`${file}: the file is 50000003 bytes, more than the 1048576 a config can be: is it the right file?`);
+    expect(process.memoryUsage().rss - started).toBeLessThan(100 * 1024 * 1024);
+  });
+});
