@@ -1,5 +1,7 @@
 // `wanctl check-config`: validate the config and say in one line what it will manage.
 import type { Config } from "../../config/schema/index.js";
+import { commandRunner, type CommandRunner } from "../../system/command.js";
+import { hostProblems } from "../../system/host-checks.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadConfigForCommand } from "./load.js";
@@ -17,8 +19,10 @@ function summary(config: Config): string {
   return parts.join(", ");
 }
 
-export function checkConfig(file: string, io: CliIo): ExitCodeValue {
+/** Valid is exit 0; what this host lacks for it (an interface, a binary) is said as warnings. */
+export async function checkConfig(file: string, io: CliIo, run: CommandRunner = commandRunner()): Promise<ExitCodeValue> {
   const { config } = loadConfigForCommand(file, io);
   io.out(`${file}: OK: ${summary(config)}`);
+  for (const problem of await hostProblems(config, { run, ...(io.env.PATH ? { path: io.env.PATH } : {}) })) io.err(`warning: on this host: ${problem}`);
   return ExitCode.ok;
 }
