@@ -77,6 +77,9 @@ const PIN_READ_EVERY_MS = 500;
 /** How often each link's own address is compared with the one its probes are bound to. */
 const ADDRESS_CHECK_EVERY_MS = 10_000;
 
+/** A reload waits this long at most for a switch in flight to end. */
+const RELOAD_WAIT_MS = 60_000;
+
 /** Monotonic, in the same range as the wall clock at process start: never jumps with it. */
 const monotonic = (): number => performance.timeOrigin + performance.now();
 
@@ -93,15 +96,22 @@ export function deciderPolicy(config: Config): DeciderPolicy {
   };
 }
 
+function lifecyclePolicy(config: Config, deps: DaemonDeps): LifecyclePolicy {
+  const primary = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
+  return { ...DEFAULT_LIFECYCLE_POLICY, primary, drillNotify: config.drills.notify, ...deps.lifecycle };
+}
+
 export class Daemon {
   private readonly now: () => number;
   private readonly wallNow: () => number;
   private readonly health = new Map<string, LinkHealth>();
   private readonly lastReason = new Map<string, string>();
-  private readonly monitors: LinkMonitor[] = [];
-  private readonly params: HealthParams;
-  private readonly deciderPolicy: DeciderPolicy;
-  private readonly policy: LifecyclePolicy;
+  private monitors: LinkMonitor[] = [];
+  private params: HealthParams;
+  private deciderPolicy: DeciderPolicy;
+  private policy: LifecyclePolicy;
+  /** Decisions held while the config is being swapped. */
+  private reloading = false;
   private lc: LifecycleState;
   private decision: Decision | undefined;
   private switches = 0;
@@ -126,15 +136,14 @@ export class Daemon {
   private stoppedAt: string | undefined;
 
   constructor(
-    private readonly config: Config,
-    private readonly deps: DaemonDeps,
+    private config: Config,
+    private deps: DaemonDeps,
   ) {
     this.now = deps.now ?? monotonic;
     this.wallNow = deps.wallNow ?? Date.now;
     this.params = healthParams(config);
     this.deciderPolicy = deciderPolicy(config);
-    const primary = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
-    this.policy = { ...DEFAULT_LIFECYCLE_POLICY, primary, drillNotify: config.drills.notify, ...deps.lifecycle };
+    this.policy = lifecyclePolicy(config, deps);
     this.lc = initialState(config.links.map((l) => l.name));
     this.startedAt = new Date(this.wallNow()).toISOString();
   }
@@ -153,13 +162,85 @@ export class Daemon {
     const baseline = this.deps.steps?.pbx?.baseline;
     if (saved.legacyTrunks && baseline && !baseline.value?.trunks) baseline.update({ trunks: saved.legacyTrunks });
     if (baseline?.warning) this.problem("baseline", baseline.warning);
-    for (const [i, problem] of (this.deps.problems ?? []).entries()) this.problem(`start-${i}`, problem);
+    for (const link of this.config.links) this.health.set(link.name, createLinkHealth(link.name, this.now()));
+    this.dispatch({ type: "start", active, journal: saved.state.journal, trouble: saved.state.trouble });
+    this.startWatching();
+    this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
+    try {
+      this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
+    } catch (error) {
+      // Failover matters more than the drill: run without the control socket, and say so.
+      this.problem("control", `no control socket, so \`wanctl test\` will not work: ${(error as Error).message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.control?.close();
+    clearInterval(this.statusTimer);
+    this.dispatch({ type: "stop" });
+    clearTimeout(this.dueTimer);
+    await this.stopWatching();
+    await Promise.all([...this.inFlight]);
+    await this.closeAdapters();
+    this.stoppedAt = new Date(this.wallNow()).toISOString();
+    this.writeStatus();
+  }
+
+  /**
+   * A new config without a restart (SIGHUP): once no switch or run is in flight (decisions are held
+   * meanwhile), the monitors and adapters are rebuilt from it. What the daemon knows stays: the
+   * journal, the failing steps, the active link, and the health of every link whose config did not
+   * change. `compose` builds the adapters for a config; if it fails, the old config comes back.
+   */
+  async reload(config: Config, compose: (config: Config) => DaemonDeps): Promise<void> {
+    if (config.stateDir !== this.config.stateDir) throw new Error(`stateDir cannot change without a restart (${this.config.stateDir} → ${config.stateDir})`);
+    this.reloading = true;
+    try {
+      for (let waited = 0; (this.lc.routing || this.lc.run || this.lc.drill) && waited < RELOAD_WAIT_MS; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      await this.stopWatching();
+      await this.closeAdapters();
+      const old = this.config;
+      let deps: DaemonDeps;
+      try {
+        deps = compose(config);
+      } catch (error) {
+        this.problem("config", `the new config could not be put in place, the old one keeps running: ${(error as Error).message}`);
+        deps = compose(old);
+        config = old;
+      }
+      const keep = (name: string): boolean => JSON.stringify(old.links.find((l) => l.name === name)) === JSON.stringify(config.links.find((l) => l.name === name)) && JSON.stringify(old.monitor) === JSON.stringify(config.monitor);
+      for (const name of [...this.health.keys()]) if (!keep(name)) this.health.delete(name);
+      for (const link of config.links) if (!this.health.has(link.name)) this.health.set(link.name, createLinkHealth(link.name, this.now()));
+      this.config = config;
+      this.deps = { ...deps, now: this.now, wallNow: this.wallNow };
+      this.params = healthParams(config);
+      this.deciderPolicy = deciderPolicy(config);
+      this.policy = lifecyclePolicy(config, this.deps);
+      this.dispatch({ type: "links", links: Object.fromEntries(config.links.map((l) => [l.name, this.health.get(l.name)!.state])) });
+      if (config === old) return;
+      this.problems.delete("config");
+      this.deps.logger.info({ links: config.links.map((l) => l.name) }, "config reloaded");
+    } finally {
+      this.startWatching();
+      this.reloading = false;
+      this.writeStatus();
+    }
+  }
+
+  /** A new config that could not be loaded (SIGHUP): said in the log, the status and an alert; the old one keeps running. */
+  configProblem(text: string): void {
+    this.problem("config", text);
+    this.writeStatus();
+  }
+
+  /** The monitors, the call counter, the drill schedule and the address check: what a reload rebuilds. */
+  private startWatching(): void {
+    for (const problem of this.deps.problems ?? []) this.problem(`host:${problem}`, problem);
     if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) {
       this.calls = new CallCounter(this.deps.activeCalls, CALLS_EVERY_MS);
       this.calls.start();
     }
-    for (const link of this.config.links) {
-      this.health.set(link.name, createLinkHealth(link.name, this.now()));
+    this.monitors = this.config.links.map((link) => {
       const monitor = new LinkMonitor({
         link: link.name,
         intervalMs: this.config.monitor.intervalMs,
@@ -168,17 +249,9 @@ export class Daemon {
         onRound: (name, results, at) => this.onRound(name, results, at),
         onError: (error) => this.deps.logger.error({ link: link.name, err: (error as Error).stack }, `round of ${link.name} failed: ${(error as Error).message}`),
       });
-      this.monitors.push(monitor);
-    }
-    this.dispatch({ type: "start", active, journal: saved.state.journal, trouble: saved.state.trouble });
-    for (const monitor of this.monitors) monitor.start();
-    this.statusTimer = setInterval(() => this.writeStatus(), STATUS_EVERY_MS);
-    try {
-      this.control = await startControlServer(controlSocket(this.config.stateDir), () => this.drill());
-    } catch (error) {
-      // Failover matters more than the drill: run without the control socket, and say so.
-      this.problem("control", `no control socket, so \`wanctl test\` will not work: ${(error as Error).message}`);
-    }
+      monitor.start();
+      return monitor;
+    });
     if (this.config.drills.schedule) {
       // Scheduled drills run in the daemon's own time zone, paused while another is running.
       this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
@@ -186,20 +259,20 @@ export class Daemon {
     this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
   }
 
-  async stop(): Promise<void> {
+  private async stopWatching(): Promise<void> {
     this.drillSchedule?.stop();
-    await this.control?.close();
-    clearInterval(this.statusTimer);
+    this.drillSchedule = undefined;
     clearInterval(this.addressTimer);
     this.calls?.stop();
-    this.dispatch({ type: "stop" });
-    clearTimeout(this.dueTimer);
+    this.calls = undefined;
     await Promise.all(this.monitors.map((m) => m.stop()));
-    await Promise.all([...this.inFlight]);
+    this.monitors = [];
+    this.boundAddress.clear();
+  }
+
+  private async closeAdapters(): Promise<void> {
     await this.deps.close?.();
     await this.deps.alerts?.stop();
-    this.stoppedAt = new Date(this.wallNow()).toISOString();
-    this.writeStatus();
   }
 
   // --- the lifecycle and its effects -----------------------------------------------------------------
@@ -388,7 +461,7 @@ export class Daemon {
   }
 
   private evaluate(now: number): void {
-    if (!takesDecisions(this.lc)) return;
+    if (this.reloading || !takesDecisions(this.lc)) return;
     const decision = decide({
       links: this.config.links,
       health: Object.fromEntries(this.health),

@@ -200,6 +200,8 @@ export type LifecycleEvent =
   /** At start: the kernel's active link and the journal as state.json had it. */
   | { readonly type: "start"; readonly active: string | null; readonly journal: readonly SwitchRecord[]; readonly trouble?: Trouble | null }
   | { readonly type: "health"; readonly link: string; readonly state: LinkState }
+  /** The configured links changed (a reload): their states now. */
+  | { readonly type: "links"; readonly links: Readonly<Record<string, LinkState>> }
   | { readonly type: "decision"; readonly to: string; readonly from: string | null; readonly kind: SwitchKind; readonly reason: string }
   /** The route step ended; `active` is the kernel's answer afterwards (a failed change may still have moved it). */
   | { readonly type: "routeDone"; readonly switchId: string; readonly result: StepResult; readonly active: string | null }
@@ -337,6 +339,9 @@ export function step(state: LifecycleState, event: LifecycleEvent, now: Instant,
       break;
     case "health":
       t.set({ links: { ...t.state.links, [event.link]: event.state } });
+      break;
+    case "links":
+      t.set({ links: { ...event.links } });
       break;
     case "decision":
       onDecision(t, event);
