@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import type { SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
-import { readJsonFile, writeJsonAtomic } from "./json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 const stateSchema = z.object({
   version: z.literal(1),

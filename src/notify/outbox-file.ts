@@ -2,7 +2,7 @@
 // and a lock so that only one process (the daemon, or a one-off CLI) delivers from them.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { readJsonFile, writeJsonAtomic } from "../daemon/json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 import { clampToNow, emptyOutbox, outboxSchema, type OutboxState } from "./queue.js";
 
 export const outboxDir = (stateDir: string) => join(stateDir, "outbox");
