@@ -12,7 +12,6 @@ import { readDdnsState, writeDdnsRecords, type RecordState } from "./state.js";
 import type { RecordResult, UpdateOptions } from "./update-types.js";
 import { verifyRecord } from "./verify.js";
 
-export { BACKOFF, backoffMs } from "./backoff.js";
 export { createProviders, DEFAULT_USER_AGENT } from "./create-providers.js";
 export { recordFingerprint } from "./fingerprint.js";
 export { ddnsStatus, type DdnsRecordStatus } from "./status.js";

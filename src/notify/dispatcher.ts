@@ -1,8 +1,8 @@
 // Delivers alerts on every channel, each on its own: its own outbox file, its own timer, its own
 // retries. `enqueue` only writes the outbox and returns, so the failover never waits on a mail
 // server; a channel that hangs is cut off by its send timeout and delays no other channel.
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from "../lib/backoff.js";
 import { alertSchema, type Alert } from "./alert.js";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { NotifyError, sendWithin, type Notifier } from "./notifier.js";
 import { loadOutbox, lockOutbox, saveOutbox } from "./outbox-file.js";
 import {
@@ -92,6 +92,12 @@ export interface ChannelStatus {
   sentLastHour: number;
 }
 
+/**
+ * Retries of a channel that cannot be reached: the first after 2.5–5 s, at most 5 min apart, so
+ * that once the channel is back the queue goes out within 5 min.
+ */
+export const NOTIFY_BACKOFF: BackoffPolicy = { initialMs: 5_000, maxMs: 300_000, factor: 2, jitter: 0.5 };
+
 const MAX_SENDS_PER_PUMP = 100;
 
 export class Dispatcher {
@@ -121,7 +127,7 @@ export class Dispatcher {
         clock,
         policy,
         random: options.random ?? Math.random,
-        backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+        backoff: backoffPolicy(NOTIFY_BACKOFF, options.backoff),
         sendTimeoutMs: options.sendTimeoutMs ?? 60_000,
         localAddress: options.localAddress ?? (() => undefined),
         secrets: options.secrets ?? [],

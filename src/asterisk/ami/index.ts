@@ -1,6 +1,5 @@
 // Public surface of the AMI client: import from here.
 
-export { type Backoff, type BackoffOptions, exponentialBackoff } from "./backoff.js";
 export {
   type AmiActionOptions,
   AmiClient,

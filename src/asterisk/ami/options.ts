@@ -1,7 +1,7 @@
 // The client's configuration: the options callers pass, and the defaults that turn them into the
 // settings every other module reads.
 
-import { type Backoff, type BackoffOptions, exponentialBackoff } from "./backoff.js";
+import { backoffPolicy, type BackoffPolicy } from "../../lib/backoff.js";
 import { checkEventMask } from "./login.js";
 
 /** pino-compatible: pass a pino logger (or a child) as is. */
@@ -21,9 +21,14 @@ export interface AmiTimers {
 /** `Events:` of the Login: all, none, or a list of classes (`system`, `call`, …). */
 export type AmiEventMask = "on" | "off" | readonly string[];
 
+/** Reconnect delays: the first retry after 125–250 ms, growing to at most 30 s apart. */
+export const AMI_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 30_000, factor: 2, jitter: 0.5 };
+
 export interface AmiReconnectOptions {
-  /** A Backoff, or options for exponentialBackoff. */
-  backoff?: Backoff | BackoffOptions;
+  /** Overrides of AMI_BACKOFF. */
+  backoff?: Partial<BackoffPolicy>;
+  /** Source of the backoff's jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
   /** Give up after this many failed retries in a row (state `disconnected`). Default: never. */
   maxAttempts?: number;
 }
@@ -75,7 +80,8 @@ export interface AmiSettings extends AmiContext {
   readonly actionTimeoutMs: number;
   readonly maxPacketSize: number | undefined;
   readonly reconnect: boolean;
-  readonly backoff: Backoff;
+  readonly backoff: BackoffPolicy;
+  readonly random: () => number;
   readonly maxAttempts: number | undefined;
 }
 
@@ -94,7 +100,6 @@ export function resolveOptions(options: AmiClientOptions): AmiSettings {
   checkEventMask(events);
   const rc = options.reconnect ?? true;
   const rcOptions: AmiReconnectOptions = typeof rc === "object" ? rc : {};
-  const b = rcOptions.backoff;
   return {
     host,
     port,
@@ -107,7 +112,8 @@ export function resolveOptions(options: AmiClientOptions): AmiSettings {
     actionTimeoutMs: options.actionTimeoutMs ?? 10_000,
     maxPacketSize: options.maxPacketSize,
     reconnect: rc !== false,
-    backoff: b !== undefined && "delay" in b && typeof b.delay === "function" ? b : exponentialBackoff((b ?? {}) as BackoffOptions),
+    backoff: backoffPolicy(AMI_BACKOFF, rcOptions.backoff),
+    random: rcOptions.random ?? Math.random,
     maxAttempts: rcOptions.maxAttempts,
     log: options.logger ?? NO_LOGGER,
     timers: options.timers ?? DEFAULT_TIMERS,

@@ -1,6 +1,7 @@
 // Reconnecting after an established session dropped: retries spaced by the backoff, counted so
 // that maxAttempts can give up, on a timer that close() or a deliberate connect() can cancel.
 
+import { backoffDelay } from "../../lib/backoff.js";
 import { AmiConnectionError } from "./errors.js";
 import type { AmiSettings } from "./options.js";
 import type { AmiConnectionState, AmiStateChange } from "./state.js";
@@ -29,7 +30,7 @@ export class Reconnector {
 
   /** After a drop or a failed retry: schedule the next retry, or give up (state `disconnected`). */
   schedule(error: Error): void {
-    const { target, log, timers, backoff, maxAttempts } = this.#settings;
+    const { target, log, timers, backoff, random, maxAttempts } = this.#settings;
     if (!this.#settings.reconnect) {
       this.#hooks.setState("disconnected", { error });
       return;
@@ -43,7 +44,7 @@ export class Reconnector {
       this.#hooks.setState("disconnected", { error: gaveUp });
       return;
     }
-    const delayMs = backoff.delay(attempt);
+    const delayMs = backoffDelay(attempt + 1, backoff, random);
     log.info({ target, attempt: attempt + 1, delayMs }, "AMI reconnect scheduled");
     this.#hooks.setState("reconnecting", { error, attempt: attempt + 1, delayMs });
     this.#timer = timers.setTimeout(() => {
