@@ -15,7 +15,8 @@
 
 import type { AsteriskConfig } from "../config/schema/asterisk.js";
 import { readSecret } from "../config/secrets.js";
-import { AmiActionError, AmiClient, type AmiLogger } from "./ami/index.js";
+import { AmiClient, type AmiLogger } from "./ami/client.js";
+import { AmiActionError } from "./ami/errors.js";
 import { safeUrl } from "../lib/http.js";
 import { ariInfo } from "./pbx/ari.js";
 import { redactRegisterLine, parseRegisterLine } from "./pbx/chan-sip.js";
