@@ -6,7 +6,7 @@ import type { Config } from "../config/schema/index.js";
 import { readSecret } from "../config/secrets.js";
 import type { Logger } from "../log.js";
 import type { DdnsAlert } from "../ddns/index.js";
-import { createAlert, Dispatcher, notifiersFromConfig } from "../notify/index.js";
+import { createAlert, AlertOutbox, notifiersFromConfig } from "../notify/index.js";
 import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
@@ -88,7 +88,7 @@ function openAlerts(config: Config, logger: Logger, others: readonly string[]): 
   // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
   const { notifiers, secrets } = notifiersFromConfig(config.alerts, { render: { secrets: others } });
   if (notifiers.length === 0) return undefined;
-  return Dispatcher.open({
+  return AlertOutbox.open({
     stateDir: config.stateDir,
     notifiers,
     secrets,

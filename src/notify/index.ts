@@ -1,7 +1,7 @@
 // Alerts: what the daemon and the CLI use from src/notify.
 export { ALERT_KINDS, alertSucceeded, createAlert, newAlertId, type Alert, type AlertInput, type AlertKind, type AlertStep, type LinkFigures, type LinkState } from "./alert.js";
 export { notifiersFromConfig, type ChannelOptions } from "./channels.js";
-export { Dispatcher, systemClock, type ChannelOutcome, type ChannelStatus, type Clock, type DispatcherOptions, type NotifyLog } from "./dispatcher.js";
+export { AlertOutbox, systemClock, type ChannelOutcome, type ChannelStatus, type Clock, type AlertOutboxOptions, type NotifyLog } from "./outbox.js";
 export { emailNotifier, type EmailOptions } from "./email.js";
 export { createMessage, NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
 export { OutboxBusyError } from "./outbox-file.js";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { backoffDelay } from "../../src/lib/backoff.js";
-import { NOTIFY_BACKOFF } from "../../src/notify/dispatcher.js";
+import { NOTIFY_BACKOFF } from "../../src/notify/outbox.js";
 import {
   addAlert,
   addUrgent,
@@ -25,7 +25,7 @@ function expectSend(p: Plan): Extract<Plan, { kind: "send" }> {
   return p;
 }
 
-/** Runs the outbox like the dispatcher does, with a channel that always accepts; returns the messages. */
+/** Runs the queue like the outbox does, with a channel that always accepts; returns the messages. */
 function simulate(arrivals: { at: number; alert: ReturnType<typeof switchAlert> }[], until: number, p = policy) {
   let state: OutboxState = emptyOutbox("email");
   const sent: { at: number; ids: string[]; earlier: string[] }[] = [];

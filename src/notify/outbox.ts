@@ -48,7 +48,7 @@ export interface NotifyLog {
 
 const silent: NotifyLog = { info: () => {}, warn: () => {}, error: () => {} };
 
-export interface DispatcherOptions {
+export interface AlertOutboxOptions {
   stateDir: string;
   notifiers: readonly Notifier[];
   /** config.alerts.coalesceSeconds */
@@ -100,11 +100,11 @@ export const NOTIFY_BACKOFF: BackoffPolicy = { initialMs: 5_000, maxMs: 300_000,
 
 const MAX_SENDS_PER_PUMP = 100;
 
-export class Dispatcher {
+export class AlertOutbox {
   private constructor(
     private readonly workers: ChannelWorker[],
     private readonly release: () => void,
-    private readonly options: DispatcherOptions,
+    private readonly options: AlertOutboxOptions,
     private readonly log: NotifyLog,
   ) {}
 
@@ -112,7 +112,7 @@ export class Dispatcher {
    * Opens the outboxes (what a previous run left is delivered) and takes their lock; throws
    * OutboxBusyError if another live process delivers from this state directory.
    */
-  static open(options: DispatcherOptions): Dispatcher {
+  static open(options: AlertOutboxOptions): AlertOutbox {
     const channels = options.notifiers.map((n) => n.channel);
     if (new Set(channels).size !== channels.length) throw new RangeError(`two notifiers share a channel name: ${channels.join(", ")}`);
     const release = lockOutbox(options.stateDir);
@@ -137,9 +137,9 @@ export class Dispatcher {
       if (left > 0) log.info({ channel: notifier.channel, queued: left }, "alerts left from the previous run will be delivered");
       return worker;
     });
-    const dispatcher = new Dispatcher(workers, release, options, log);
+    const outbox = new AlertOutbox(workers, release, options, log);
     for (const worker of workers) worker.kick();
-    return dispatcher;
+    return outbox;
   }
 
   get channels(): string[] {
