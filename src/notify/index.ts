@@ -1,5 +1,5 @@
 // Alerts: what the daemon and the CLI use from src/notify.
-export { ALERT_KINDS, alertSucceeded, createAlert, newAlertId, type Alert, type AlertInput, type AlertKind, type AlertStep, type LinkFigures, type LinkState } from "./alert.js";
+export { ALERT_KINDS, alertSucceeded, createAlert, newAlertId, type Alert, type AlertInput, type AlertKind, type AlertStep, type LinkFigures } from "./alert.js";
 export { notifiersFromConfig, type ChannelOptions } from "./channels.js";
 export { AlertOutbox, systemClock, type ChannelOutcome, type ChannelStatus, type Clock, type AlertOutboxOptions, type NotifyLog } from "./outbox.js";
 export { emailNotifier, type EmailOptions } from "./email.js";
