@@ -6,9 +6,8 @@ import { backoffDelay, type BackoffPolicy } from "../lib/backoff.js";
 import { findAuthoritativeServers, queryA } from "./dns-client.js";
 import { recordFingerprint } from "./fingerprint.js";
 import { DdnsError, type DnsProvider, type DnsProviderConfig, type RecordConfig } from "./provider.js";
-import { abortAfter, callOptions, iso, round, type Ctx } from "./run-context.js";
 import type { LastResult, RecordState } from "./state.js";
-import type { RecordResult } from "./update-types.js";
+import { abortAfter, callOptions, iso, round, type Ctx, type RecordResult } from "./update-run.js";
 
 /** The record's address at its authoritative source: the provider's API, the RFC 2136 server, or the zone's name servers. */
 async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: Ctx): Promise<string | null> {

@@ -4,7 +4,7 @@ import type { AlertsConfig } from "../config/schema/alerts.js";
 import { readSecret } from "../config/secrets.js";
 import { emailNotifier, type EmailOptions } from "./email.js";
 import type { Notifier } from "./notifier.js";
-import type { RenderOptions } from "./render.js";
+import type { RenderOptions } from "./render/view.js";
 import { slackNotifier } from "./slack.js";
 import { webhookNotifier } from "./webhook.js";
 

@@ -3,7 +3,8 @@
 import type { ConnectionOptions } from "node:tls";
 import { describeNetworkCode } from "../lib/net-errors.js";
 import { NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
-import { renderEmail, type RenderOptions } from "./render.js";
+import { renderEmail } from "./render/email.js";
+import type { RenderOptions } from "./render/view.js";
 import { scrubText } from "./sanitize.js";
 
 export interface EmailOptions {

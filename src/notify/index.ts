@@ -5,7 +5,10 @@ export { AlertOutbox, systemClock, type ChannelOutcome, type ChannelStatus, type
 export { emailNotifier, type EmailOptions } from "./email.js";
 export { createMessage, NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
 export { OutboxBusyError } from "./outbox-file.js";
-export { renderEmail, renderSlack, renderWebhook, type EmailContent, type RenderOptions, type SlackPayload, type WebhookPayload } from "./render.js";
+export { renderEmail, type EmailContent } from "./render/email.js";
+export { renderSlack, type SlackPayload } from "./render/slack.js";
+export type { RenderOptions } from "./render/view.js";
+export { renderWebhook, type WebhookPayload } from "./render/webhook.js";
 export { slackNotifier, type SlackOptions } from "./slack.js";
 export { createTestAlert, sendTestAlert, type TestAlertInput, type TestAlertTarget } from "./test-alert.js";
 export { webhookNotifier, type WebhookOptions } from "./webhook.js";

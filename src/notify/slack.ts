@@ -2,7 +2,8 @@
 // (anyone who has it can post), so it never appears in an error, a log line or the text.
 import type { Message, Notifier, SendContext } from "./notifier.js";
 import { postJson, statusFailure, type JsonEndpoint } from "./http-post.js";
-import { renderSlack, type RenderOptions } from "./render.js";
+import { renderSlack } from "./render/slack.js";
+import type { RenderOptions } from "./render/view.js";
 
 export interface SlackOptions {
   webhookUrl: string;

@@ -2,7 +2,8 @@
 // in Idempotency-Key so that the receiver can drop a retry it has already accepted.
 import type { Message, Notifier, SendContext } from "./notifier.js";
 import { postJson, statusFailure, type JsonEndpoint } from "./http-post.js";
-import { renderWebhook, type RenderOptions } from "./render.js";
+import type { RenderOptions } from "./render/view.js";
+import { renderWebhook } from "./render/webhook.js";
 
 export interface WebhookOptions {
   url: string;
