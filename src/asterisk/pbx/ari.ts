@@ -1,5 +1,5 @@
 // Optional ARI over HTTP (plain fetch, basic auth): a health check, and a module reload for setups
-// that want it. ARI cannot change file-based PJSIP objects (DESIGN.md), so the adapter's changes
+// that want it. ARI cannot change file-based PJSIP objects (docs/design.md), so the adapter's changes
 // always go through AMI; this is only a second opinion on whether Asterisk is alive.
 
 import { safeUrl } from "../../lib/http.js";
