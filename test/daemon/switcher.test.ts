@@ -5,7 +5,7 @@ import { readState } from "../../src/daemon/state.js";
 import { Switcher } from "../../src/daemon/switcher.js";
 import { createLogger } from "../../src/log.js";
 import type { RouteBackend, SwitchResult } from "../../src/wan/route/backend.js";
-import { tempDir } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 
 const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
 
