@@ -276,11 +276,8 @@ export class AmiParser {
 
       if (this.#mode === "discard" || this.#mode === "discard-follows") {
         this.#skip(buf, pos, end);
-        this.#offset += end - pos;
-        if (lf === -1) break;
-        this.#offset += 1;
-        this.#skipLineEnded();
-        pos = lf + 1;
+        pos = this.#passSkipped(pos, end, lf);
+        if (pos === -1) break;
         continue;
       }
 
@@ -293,11 +290,8 @@ export class AmiParser {
       const emptySoFar = lineLen === 0 || (lineLen === 1 && (this.#partialLen === 1 ? this.#partial[0]![0] : buf[pos]) === CR);
       if ((inBody || !emptySoFar) && this.#packetBytes + lineLen + (lf === -1 ? 0 : 1) > this.maxPacketSize) {
         out.push(this.#overflow(buf, pos, end, lineStart));
-        this.#offset += end - pos;
-        if (lf === -1) break;
-        this.#offset += 1;
-        this.#skipLineEnded();
-        pos = lf + 1;
+        pos = this.#passSkipped(pos, end, lf);
+        if (pos === -1) break;
         continue;
       }
 
@@ -492,6 +486,15 @@ export class AmiParser {
       const keep = END_COMMAND.length + 1;
       this.#skipTail = (this.#skipTail + buf.subarray(Math.max(from, to - keep), to).toString("latin1")).slice(-keep);
     }
+  }
+
+  /** Past a skipped piece of a line: where to go on in the chunk, or -1 when the chunk ends first. */
+  #passSkipped(pos: number, end: number, lf: number): number {
+    this.#offset += end - pos;
+    if (lf === -1) return -1;
+    this.#offset += 1;
+    this.#skipLineEnded();
+    return lf + 1;
   }
 
   /** A skipped line ended: is it the boundary we resynchronise on? */
