@@ -15,8 +15,10 @@
 
 import type { AsteriskConfig } from "../config/schema/asterisk.js";
 import { readSecret } from "../config/secrets.js";
-import { AmiActionError, AmiClient, type AmiLogger } from "./ami/index.js";
-import { ariInfo, safeUrl } from "./pbx/ari.js";
+import { AmiClient, type AmiLogger } from "./ami/client.js";
+import { AmiActionError } from "./ami/errors.js";
+import { safeUrl } from "../lib/http.js";
+import { ariInfo } from "./pbx/ari.js";
 import { redactRegisterLine, parseRegisterLine } from "./pbx/chan-sip.js";
 import { type ConfigSection, findSection, readConfigFile, valueOf, valuesOf } from "./pbx/config-file.js";
 import { describeFailure, PbxError } from "./pbx/errors.js";

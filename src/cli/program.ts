@@ -7,7 +7,7 @@ import { showStatus } from "./commands/status.js";
 import { pinLink, unpin } from "./commands/use.js";
 import { CliError, ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../lib/version.js";
 
 interface CommonOptions {
   config: string;

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import type { SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
-import { readJsonFile, writeJsonAtomic } from "./json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 export interface Baseline {
   /** Per trunk: its own settings (merged over time: a trunk added later joins). */

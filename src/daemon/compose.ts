@@ -6,12 +6,12 @@ import type { Config } from "../config/schema/index.js";
 import { readSecret } from "../config/secrets.js";
 import type { Logger } from "../log.js";
 import type { DdnsAlert } from "../ddns/index.js";
-import { Dispatcher, notifiersFromConfig } from "../notify/index.js";
+import { AlertOutbox, notifiersFromConfig } from "../notify/index.js";
 import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
-import { dnsStoppedAlert, type AlertSink } from "./alerts.js";
+import { dnsStoppedAlert } from "./alerts.js";
 import { BaselineStore } from "./baseline.js";
 import type { DaemonDeps } from "./daemon.js";
 import { dnsStep } from "./dns-step.js";
@@ -49,7 +49,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
     logger,
     secrets,
     makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
-    ...(alerts ? { alerts } : {}),
+    ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
     ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
     steps: {
       flushConntrack: config.route.flushConntrack,
@@ -85,11 +85,11 @@ function secretValues(config: Config): string[] {
  * The alert outbox, when a channel is configured. Alerts follow the default route, which the
  * failover has just moved onto the link that works.
  */
-function openAlerts(config: Config, logger: Logger, others: readonly string[]): AlertSink | undefined {
+function openAlerts(config: Config, logger: Logger, others: readonly string[]): AlertOutbox | undefined {
   // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
   const { notifiers, secrets } = notifiersFromConfig(config.alerts, { render: { secrets: others } });
   if (notifiers.length === 0) return undefined;
-  return Dispatcher.open({
+  return AlertOutbox.open({
     stateDir: config.stateDir,
     notifiers,
     secrets,

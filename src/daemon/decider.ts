@@ -45,13 +45,12 @@
  *    usable.
  */
 
+import type { LinkConfig } from "../config/schema/links.js";
 import type { LinkState } from "../wan/health.js";
+import type { Pin } from "./pin.js";
 
-export interface LinkConfig {
-  readonly name: string;
-  /** Lower is preferred. */
-  readonly priority: number;
-}
+/** What the decider reads of a link's config: its name, and its priority (lower is preferred). */
+export type RankedLinkConfig = Pick<LinkConfig, "name" | "priority">;
 
 /** What the decider needs of a link's health; a `LinkHealth` from src/wan/health.ts fits. */
 export interface LinkHealthView {
@@ -59,8 +58,6 @@ export interface LinkHealthView {
   /** When the link entered `state` (ms, the injected clock). */
   readonly since: number;
 }
-
-export type Pin = { readonly mode: "auto" } | { readonly mode: "pinned"; readonly link: string };
 
 export interface DeciderPolicy {
   /** A better link must have been continuously in its state this long before we move onto it. */
@@ -80,7 +77,7 @@ export const DEFAULT_DECIDER_POLICY: DeciderPolicy = {
 
 export interface DeciderInput {
   /** The configured links, in any order (priority decides; ties by this order). */
-  readonly links: readonly LinkConfig[];
+  readonly links: readonly RankedLinkConfig[];
   /** Health per link name; a missing entry counts as `unknown`. */
   readonly health: Readonly<Record<string, LinkHealthView | undefined>>;
   /** The link carrying the default route now, as read from the system; null if none. */
@@ -133,7 +130,7 @@ function formatLeft(ms: number): string {
   return formatDuration(Math.ceil(Math.max(0, ms) / 1000) * 1000);
 }
 
-interface Ranked extends LinkConfig {
+interface Ranked extends RankedLinkConfig {
   readonly order: number; // position by priority, then configuration order
   readonly h: LinkHealthView;
 }

@@ -38,6 +38,7 @@
  *    a repair is pending, when pinned, when the active link is not up, or no other link is.
  * 8. **Stop** cancels the run in flight and persists; nothing new starts.
  */
+import { backoffDelay } from "../lib/backoff.js";
 import type { LinkState } from "../wan/health.js";
 import type { SwitchKind } from "./decider.js";
 import type { FailoverReport, StepResult } from "./report.js";
@@ -180,7 +181,7 @@ export interface LifecycleState {
 export interface LifecyclePolicy {
   /** The office's preferred link: on it the trunks get their own expiry back. */
   readonly primary: string;
-  /** Repeating a run that left steps failed: the first delay, doubling up to the maximum. */
+  /** Repeating a run that left steps failed: the first delay, doubling up to the maximum (no jitter: one daemon, one PBX). */
   readonly repair: { readonly firstMs: number; readonly maxMs: number };
   /** How often, when all is well, a run checks that nothing drifted. */
   readonly checkEveryMs: number;
@@ -469,7 +470,7 @@ function onRunDone(t: Transition, event: Extract<LifecycleEvent, { type: "runDon
     if (failed) {
       const failures = t.state.failures + 1;
       const { firstMs, maxMs } = t.policy.repair;
-      t.set({ failures, dueAt: t.now.mono + Math.min(maxMs, firstMs * 2 ** (failures - 1)) });
+      t.set({ failures, dueAt: t.now.mono + backoffDelay(failures, { initialMs: firstMs, maxMs, factor: 2, jitter: 0 }, () => 0) });
     } else {
       t.set({ failures: 0, dueAt: t.now.mono + t.policy.checkEveryMs });
     }

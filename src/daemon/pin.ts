@@ -2,7 +2,7 @@
 // directory, so it survives a restart and the CLI can set it while the daemon runs.
 import { join } from "node:path";
 import { z } from "zod";
-import { readJsonFile, writeJsonAtomic } from "./json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 export const pinSchema = z.discriminatedUnion("mode", [
   z.object({ mode: z.literal("auto") }),

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import type { SwitchRecord, Trouble } from "./lifecycle.js";
-import { readJsonFile, writeJsonAtomic } from "./json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 const kind = z.enum(["failover", "failback", "manual"]);
 const step = z.object({

@@ -1,7 +1,7 @@
 // The daemon's status, written to the state directory for `wanctl status` to read.
 import { join } from "node:path";
 import { z } from "zod";
-import { readJsonFile, writeJsonAtomic, type ReadResult } from "./json-file.js";
+import { readJsonFile, writeJsonAtomic, type ReadResult } from "../lib/json-file.js";
 
 const figures = z.object({
   lossPct: z.number().nullable(),

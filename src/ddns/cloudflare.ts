@@ -4,7 +4,7 @@
 // answer with Cloudflare's addresses, and SIP and RTP do not go through its proxy.
 import { readSecret } from "../config/secrets.js";
 import { normalizeName } from "../dns/wire.js";
-import { HttpError, httpFetch, type HttpResponse } from "./http.js";
+import { HttpError, httpFetch, type HttpResponse } from "../lib/http.js";
 import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 

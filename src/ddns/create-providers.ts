@@ -1,5 +1,5 @@
 // The provider adapters of the config, by id, and the User-Agent they send.
-import { packageVersion } from "../cli/version.js";
+import { packageVersion } from "../lib/version.js";
 import { createCloudflareProvider } from "./cloudflare.js";
 import { createDuckdnsProvider } from "./duckdns.js";
 import { createDyndns2Provider } from "./dyndns2.js";

@@ -2,7 +2,7 @@
 // Domains, OVH, Strato, ...): GET <server>?hostname=<name>&myip=<ip> with HTTP basic auth and a
 // User-Agent that names the client; the body's first word says what happened.
 import { readSecret } from "../config/secrets.js";
-import { safeUrl } from "./http.js";
+import { safeUrl } from "../lib/http.js";
 import { DdnsError, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 import { getUpdateService, statusError } from "./text-service.js";

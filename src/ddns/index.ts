@@ -8,8 +8,6 @@ export { DdnsError, type AuthoritativeServer, type CallOptions, type DnsProvider
 export { createRfc2136Provider } from "./rfc2136.js";
 export { DDNS_STATE_FILE, readDdnsState, type DdnsState, type LastResult, type RecordState } from "./state.js";
 export {
-  BACKOFF,
-  backoffMs,
   createProviders,
   ddnsStatus,
   DEFAULT_USER_AGENT,

@@ -2,13 +2,12 @@
 // (no update for an address already there), then the provider's update and the state it leaves.
 import { performance } from "node:perf_hooks";
 import { normalizeName } from "../dns/wire.js";
-import { backoffMs } from "./backoff.js";
+import { backoffDelay, type BackoffPolicy } from "../lib/backoff.js";
 import { findAuthoritativeServers, queryA } from "./dns-client.js";
 import { recordFingerprint } from "./fingerprint.js";
 import { DdnsError, type DnsProvider, type DnsProviderConfig, type RecordConfig } from "./provider.js";
-import { abortAfter, callOptions, iso, round, type Ctx } from "./run-context.js";
 import type { LastResult, RecordState } from "./state.js";
-import type { RecordResult } from "./update-types.js";
+import { abortAfter, callOptions, iso, round, type Ctx, type RecordResult } from "./update-run.js";
 
 /** The record's address at its authoritative source: the provider's API, the RFC 2136 server, or the zone's name servers. */
 async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: Ctx): Promise<string | null> {
@@ -22,6 +21,16 @@ async function lookupCurrent(record: RecordConfig, provider: DnsProvider, ctx: C
   });
   const r = await queryA(servers[0]!, record.name, { port: ctx.opts.dnsPort ?? 53, timeoutMs, signal, ...(ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {}) });
   return r.addresses[0] ?? null;
+}
+
+/** After a transient failure: 30 s doubling per failure up to 30 min, jittered to 50–100 %. */
+export const DDNS_BACKOFF: BackoffPolicy = { initialMs: 30_000, maxMs: 30 * 60_000, factor: 2, jitter: 0.5 };
+/** A provider's own wait (Retry-After, dyndns2's 911) is honoured, up to this long. */
+export const MAX_RETRY_AFTER_MS = 2 * 3_600_000;
+
+/** How long a record waits after its `failures`-th failure in a row before the next automatic try. */
+export function retryWaitMs(failures: number, random: () => number, retryAfterMs?: number): number {
+  return Math.max(backoffDelay(failures, DDNS_BACKOFF, random), Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
 export interface RecordRun {
@@ -119,7 +128,7 @@ export async function runRecord(
       const next: RecordState = { ...st, failures, retryAt: null, stopped: { at, reason: e.message } };
       return finish({ ok: false, changed: false, outcome: "stopped", detail: `${e.message}; stopped until the config changes` }, next);
     }
-    const wait = backoffMs(failures, ctx.random, e.options.retryAfterMs);
+    const wait = retryWaitMs(failures, ctx.random, e.options.retryAfterMs);
     const retryAt = ctx.now() + wait;
     const next: RecordState = { ...st, failures, retryAt };
     return finish({ ok: false, changed: false, outcome: "failed", detail: `${e.message}; next try after ${Math.round(wait / 1000)} s`, retryAt: iso(retryAt) }, next);

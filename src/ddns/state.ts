@@ -2,7 +2,7 @@
 // back-off and a stop after a permanent error. Written atomically; a damaged file is started over.
 import { join } from "node:path";
 import { z } from "zod";
-import { readJsonFile, writeJsonAtomic } from "../daemon/json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 export const DDNS_STATE_FILE = "ddns.json";
 

@@ -3,7 +3,7 @@
 import type { DnsConfig } from "../config/schema/dns.js";
 import { normalizeName } from "../dns/wire.js";
 import { fingerprintOf } from "./fingerprint.js";
-import { iso } from "./run-context.js";
+import { iso } from "./update-run.js";
 import { readDdnsState, type LastResult } from "./state.js";
 
 export interface DdnsRecordStatus {

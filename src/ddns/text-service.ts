@@ -1,6 +1,6 @@
 // What dyndns2 and DuckDNS share: one plain-text GET to the update service, with its failures as
 // DdnsErrors that name the record and never the URL's query (it may hold a token).
-import { HttpError, httpFetch, safeUrl, type HttpResponse } from "./http.js";
+import { HttpError, httpFetch, safeUrl, type HttpResponse } from "../lib/http.js";
 import { DdnsError, httpFailureKind, retryAfterMs, type ProviderContext } from "./provider.js";
 
 export async function getUpdateService(

@@ -7,16 +7,14 @@ import type { DnsConfig } from "../config/schema/dns.js";
 import { normalizeName } from "../dns/wire.js";
 import { createProviders, DEFAULT_USER_AGENT } from "./create-providers.js";
 import { runRecord, type RecordRun } from "./record-run.js";
-import type { Ctx } from "./run-context.js";
 import { readDdnsState, writeDdnsRecords, type RecordState } from "./state.js";
-import type { RecordResult, UpdateOptions } from "./update-types.js";
+import type { Ctx, RecordResult, UpdateOptions } from "./update-run.js";
 import { verifyRecord } from "./verify.js";
 
-export { BACKOFF, backoffMs } from "./backoff.js";
 export { createProviders, DEFAULT_USER_AGENT } from "./create-providers.js";
 export { recordFingerprint } from "./fingerprint.js";
 export { ddnsStatus, type DdnsRecordStatus } from "./status.js";
-export type { DdnsAlert, RecordOutcome, RecordResult, UpdateOptions } from "./update-types.js";
+export type { DdnsAlert, RecordOutcome, RecordResult, UpdateOptions } from "./update-run.js";
 export { verifyRecord } from "./verify.js";
 
 /**

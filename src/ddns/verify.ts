@@ -3,7 +3,7 @@
 import { performance } from "node:perf_hooks";
 import { findAuthoritativeServers, queryA } from "./dns-client.js";
 import type { DnsProvider, RecordConfig } from "./provider.js";
-import { round, type Ctx } from "./run-context.js";
+import { round, type Ctx } from "./update-run.js";
 
 async function servedAddresses(server: string, port: number, record: RecordConfig, ctx: Ctx, timeoutMs: number): Promise<string[]> {
   const r = await queryA(server, record.name, {

@@ -2,11 +2,10 @@
 // sent as JSON, so it holds no functions, no Dates and no secrets.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { LINK_STATES, type LinkState } from "../wan/health.js";
 
 export const ALERT_KINDS = ["failover", "failback", "all-down", "step-failed", "repaired", "problem", "drill", "test"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
-
-export type LinkState = "unknown" | "up" | "degraded" | "down";
 
 /** The health figures of one link when the alert was raised (null: not measured yet). */
 export interface LinkFigures {
@@ -88,7 +87,7 @@ export const alertSchema: z.ZodType<Alert> = z.object({
   links: z.array(
     z.object({
       link: z.string(),
-      state: z.enum(["unknown", "up", "degraded", "down"]).optional(),
+      state: z.enum(LINK_STATES).optional(),
       lossPct: figure,
       latencyMs: figure,
       jitterMs: figure,

@@ -1,10 +1,10 @@
 // The configured channels as notifiers: reads their secrets (inline, file or systemd credential)
-// and returns the secret values too, so that the dispatcher can scrub them from every alert.
+// and returns the secret values too, so that the outbox can scrub them from every alert.
 import type { AlertsConfig } from "../config/schema/alerts.js";
 import { readSecret } from "../config/secrets.js";
 import { emailNotifier, type EmailOptions } from "./email.js";
 import type { Notifier } from "./notifier.js";
-import type { RenderOptions } from "./render.js";
+import type { RenderOptions } from "./render/view.js";
 import { slackNotifier } from "./slack.js";
 import { webhookNotifier } from "./webhook.js";
 

@@ -1,8 +1,10 @@
 // Alerts by email over SMTP (nodemailer). A fresh connection per message: alerts are rare, and
 // each may have to leave from a different source address (the link that works right now).
 import type { ConnectionOptions } from "node:tls";
-import { describeNetworkCode, NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
-import { renderEmail, type RenderOptions } from "./render.js";
+import { describeNetworkCode } from "../lib/net-errors.js";
+import { NotifyError, type Message, type Notifier, type SendContext } from "./notifier.js";
+import { renderEmail } from "./render/email.js";
+import type { RenderOptions } from "./render/view.js";
 import { scrubText } from "./sanitize.js";
 
 export interface EmailOptions {

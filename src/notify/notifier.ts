@@ -75,30 +75,3 @@ export class NotifyError extends Error {
     this.name = "NotifyError";
   }
 }
-
-/** The network reasons worth naming; anything else is reported by its code alone. */
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ETIMEDOUT: "timed out",
-  ENOTFOUND: "host name not found",
-  EAI_AGAIN: "host name lookup failed (temporary)",
-  EADDRNOTAVAIL: "the local address is not available",
-  EPIPE: "connection closed",
-};
-
-export function describeNetworkCode(code: string): string {
-  return NETWORK_REASONS[code] ?? code;
-}
-
-/** The errno-style code of an error or its cause, if any. */
-export function errorCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 4; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}

@@ -1,8 +1,9 @@
-// Where the outboxes live: <stateDir>/outbox/<channel>.json, written atomically after every change,
-// and a lock so that only one process (the daemon, or a one-off CLI) delivers from them.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+// Where the outboxes live: <stateDir>/outbox/<channel>.json, written atomically after every change.
+// Only the daemon delivers from them, and only one daemon runs per state directory (its flock,
+// src/daemon/instance-lock.ts).
+import { renameSync } from "node:fs";
 import { join } from "node:path";
-import { readJsonFile, writeJsonAtomic } from "../daemon/json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 import { clampToNow, emptyOutbox, outboxSchema, type OutboxState } from "./queue.js";
 
 export const outboxDir = (stateDir: string) => join(stateDir, "outbox");
@@ -31,51 +32,4 @@ export function loadOutbox(stateDir: string, channel: string, now: number): { st
     // Leave it where it is; the next save replaces it, and the warning still names it.
   }
   return { state: emptyOutbox(channel), warning: `${result.error}; moved to ${aside}, the channel starts with an empty outbox` };
-}
-
-export class OutboxBusyError extends Error {}
-
-/**
- * Takes the outbox lock for this process. Another live process holding it is an error (two
- * writers would lose each other's updates); a lock left by a dead process is taken over.
- */
-export function lockOutbox(stateDir: string): () => void {
-  mkdirSync(outboxDir(stateDir), { recursive: true, mode: 0o700 });
-  const file = join(outboxDir(stateDir), "lock");
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, "wx", 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        if (ownerOf(file) === process.pid) rmSync(file, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    const owner = ownerOf(file);
-    if (owner !== null && owner !== process.pid && isAlive(owner)) {
-      throw new OutboxBusyError(`the alert outbox in ${outboxDir(stateDir)} is in use by process ${owner} (is the daemon running?)`);
-    }
-    rmSync(file, { force: true }); // stale: its process is gone (or it is ours, from before a restart in-process)
-  }
-  throw new OutboxBusyError(`cannot take the lock of the alert outbox in ${outboxDir(stateDir)}`);
-}
-
-function ownerOf(file: string): number | null {
-  try {
-    const pid = Number.parseInt(readFileSync(file, "utf8"), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -1,5 +1,5 @@
 // One channel's outbox as a pure state machine: alerts in, "send this message now" or "wait until
-// then" out. The dispatcher persists the state after every change and does the sending.
+// then" out. The outbox (outbox.ts) persists the state after every change and does the sending.
 //
 // - Leading edge: an alert goes out at once unless a message left less than `coalesceMs` ago;
 //   alerts arriving within that window wait for its end and leave as one digest, which repeats
@@ -29,7 +29,7 @@ export interface QueuePolicy {
 
 export interface PendingEntry {
   alert: Alert;
-  /** When it entered the outbox (the dispatcher's clock, ms). */
+  /** When it entered the outbox (the outbox's clock, ms). */
   queuedAt: number;
 }
 

@@ -1,10 +1,10 @@
 // `wanctl test --notify`: a test alert through every configured channel, now, with each channel's
-// outcome. Through the daemon's dispatcher when it runs (the alert is its own message, bypasses
+// outcome. Through the daemon's outbox when it runs (the alert is its own message, bypasses
 // coalescing and the rate limit, and stays queued for retry if a channel fails); straight
 // through the notifiers from a one-off process (nothing is queued: the outcome is the answer).
 import { hostname } from "node:os";
 import { createAlert, newAlertId, type Alert, type LinkFigures } from "./alert.js";
-import type { ChannelOutcome, Dispatcher } from "./dispatcher.js";
+import type { ChannelOutcome, AlertOutbox } from "./outbox.js";
 import { createMessage, NotifyError, sendWithin, type Notifier } from "./notifier.js";
 
 export interface TestAlertInput {
@@ -33,12 +33,12 @@ export function createTestAlert(input: TestAlertInput = {}): Alert {
 }
 
 export type TestAlertTarget =
-  | { dispatcher: Dispatcher }
+  | { outbox: AlertOutbox }
   | { notifiers: readonly Notifier[]; timeoutMs?: number; localAddress?: (channel: string) => string | undefined };
 
 /** Sends the alert on every channel at once; resolves with one outcome per channel, never rejects. */
 export async function sendTestAlert(target: TestAlertTarget, alert: Alert = createTestAlert()): Promise<ChannelOutcome[]> {
-  if ("dispatcher" in target) return target.dispatcher.sendNow(alert);
+  if ("outbox" in target) return target.outbox.sendNow(alert);
   const message = createMessage([alert]);
   return Promise.all(
     target.notifiers.map(async (notifier): Promise<ChannelOutcome> => {

@@ -1,9 +1,9 @@
 // A generic JSON webhook: POST of the alert(s) with an optional bearer token. The message id goes
 // in Idempotency-Key so that the receiver can drop a retry it has already accepted.
 import type { Message, Notifier, SendContext } from "./notifier.js";
-import { postJson } from "./http-post.js";
-import { requestFailure, statusFailure } from "./http-errors.js";
-import { renderWebhook, type RenderOptions } from "./render.js";
+import { postJson, statusFailure, type JsonEndpoint } from "./http-post.js";
+import type { RenderOptions } from "./render/view.js";
+import { renderWebhook } from "./render/webhook.js";
 
 export interface WebhookOptions {
   url: string;
@@ -11,8 +11,6 @@ export interface WebhookOptions {
   token?: string;
   render?: RenderOptions;
 }
-
-const WHAT = "the webhook endpoint";
 
 export function webhookNotifier(options: WebhookOptions): Notifier {
   const secrets = [...(options.render?.secrets ?? []), ...(options.token ? [options.token] : [])];
@@ -22,13 +20,9 @@ export function webhookNotifier(options: WebhookOptions): Notifier {
     async send(message: Message, context: SendContext): Promise<void> {
       const headers: Record<string, string> = { "idempotency-key": message.id, "user-agent": "wanctl" };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
-      let answer;
-      try {
-        answer = await postJson(options.url, renderWebhook(message, render), { headers, signal: context.signal, ...(context.localAddress ? { localAddress: context.localAddress } : {}) });
-      } catch (error) {
-        throw requestFailure("webhook", WHAT, error, context.signal);
-      }
-      if (answer.status < 200 || answer.status > 299) throw statusFailure("webhook", WHAT, answer.status, answer.body, secrets);
+      const endpoint: JsonEndpoint = { channel: "webhook", what: "the webhook endpoint", url: options.url, headers };
+      const answer = await postJson(endpoint, renderWebhook(message, render), context);
+      if (answer.status < 200 || answer.status > 299) throw statusFailure(endpoint, answer, secrets);
     },
   };
 }

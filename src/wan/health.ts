@@ -41,16 +41,12 @@
  *   smoothing, and a plain mean can be checked by hand.
  */
 
-export type LinkState = "unknown" | "up" | "degraded" | "down";
+import type { ProbeResult } from "./probes/types.js";
 
-/** One probe's outcome. `rttMs` is only read when `ok` is true. */
-export interface ProbeResult {
-  readonly target: string;
-  readonly ok: boolean;
-  readonly rttMs?: number;
-}
+export const LINK_STATES = ["unknown", "up", "degraded", "down"] as const;
+export type LinkState = (typeof LINK_STATES)[number];
 
-/** One probe to each target of a link. */
+/** One probe to each target of a link (only `target`, `ok` and `rttMs` are read). */
 export type ProbeRound = readonly ProbeResult[];
 
 export interface QualityThresholds {

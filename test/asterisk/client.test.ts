@@ -4,7 +4,6 @@
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { exponentialBackoff } from "../../src/asterisk/ami/backoff.js";
 import { AmiClient, type AmiClientOptions, type AmiConnectionState, type AmiLogger, type AmiStateChange } from "../../src/asterisk/ami/client.js";
 import {
   AmiConnectionError,
@@ -266,7 +265,6 @@ describe("connecting", () => {
 describe("drops and reconnects", () => {
   it("a drop rejects pending actions; the client reconnects with backoff and logs in again", async () => {
     let refuse = 0; // connections to drop before their banner (Asterisk restarting)
-    const backoff = exponentialBackoff({ initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5, random: () => 0.5 });
     const { server, client, timers, changes } = await setup(
       pong,
       {
@@ -276,7 +274,7 @@ describe("drops and reconnects", () => {
           return false;
         },
       },
-      { reconnect: { backoff } },
+      { reconnect: { backoff: { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 }, random: () => 0.5 } },
     );
     await client.connect();
     const hang = settle(client.action("Hang"));
@@ -332,7 +330,7 @@ describe("drops and reconnects", () => {
     const logs: Array<{ level: string; obj: object; msg: string | undefined }> = [];
     const at = (level: string) => (obj: object, msg?: string) => logs.push({ level, obj, msg });
     const { server, client, timers } = await setup(pong, serverOptions, {
-      reconnect: { backoff: { initialDelayMs: 10, random: () => 0 } },
+      reconnect: { backoff: { initialMs: 10 }, random: () => 0 },
       logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
     });
     await client.connect();
@@ -352,7 +350,7 @@ describe("drops and reconnects", () => {
 
   it("gives up after maxAttempts and says so", async () => {
     const { server, client, timers } = await setup(pong, { onConnection: (c) => c.index === 0 }, {
-      reconnect: { backoff: { initialDelayMs: 10, random: () => 0 }, maxAttempts: 1 },
+      reconnect: { backoff: { initialMs: 10 }, random: () => 0, maxAttempts: 1 },
     });
     await client.connect();
     const down = nextState(client, "disconnected");
@@ -398,33 +396,5 @@ describe("ending", () => {
     expect(timers.pendingDelays()).toEqual([]);
     await expect(client.connect()).rejects.toBeInstanceOf(AmiStateError);
     await expect(client.action("Ping")).rejects.toThrow(/is not connected \(state: closed\); action 'Ping' not sent/);
-  });
-});
-
-describe("backoff", () => {
-  it("grows by the factor up to the cap, with jitter inside [d·(1−jitter), d]", () => {
-    const low = exponentialBackoff({ initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.5, random: () => 0 });
-    const high = exponentialBackoff({ initialDelayMs: 100, maxDelayMs: 2000, factor: 2, jitter: 0.5, random: () => 0.999999 });
-    const attempts = [0, 1, 2, 3, 4, 5, 6, 50, 5000];
-    expect(attempts.map((a) => low.delay(a))).toEqual([50, 100, 200, 400, 800, 1000, 1000, 1000, 1000]);
-    expect(attempts.map((a) => high.delay(a))).toEqual([100, 200, 400, 800, 1600, 2000, 2000, 2000, 2000]);
-  });
-
-  it("stays within bounds for any random value (seeded sweep)", () => {
-    let seed = 1;
-    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
-    const b = exponentialBackoff({ initialDelayMs: 250, maxDelayMs: 30_000, jitter: 0.3, random });
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const d = b.delay(attempt);
-      const base = Math.min(30_000, 250 * 2 ** attempt);
-      expect(d).toBeGreaterThanOrEqual(Math.floor(base * 0.7));
-      expect(d).toBeLessThanOrEqual(base);
-    }
-  });
-
-  it("rejects nonsense options", () => {
-    expect(() => exponentialBackoff({ initialDelayMs: 100, maxDelayMs: 10 })).toThrow(RangeError);
-    expect(() => exponentialBackoff({ jitter: 2 })).toThrow(RangeError);
-    expect(() => exponentialBackoff({ factor: 0.5 })).toThrow(RangeError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { AmiParser, type AmiParserOutput } from "../../src/asterisk/ami/parser.js";
+import { AmiParser, type AmiParserOutput } from "../../src/asterisk/ami/wire.js";
 import { prng, recvStream, transcriptNames } from "./fixtures.js";
 
 // Plain-object view of parser outputs, so runs can be compared with toEqual.

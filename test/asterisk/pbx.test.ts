@@ -7,7 +7,7 @@ import net from "node:net";
 
 import { afterEach, describe, expect, it } from "vitest";
 
-import { AmiClient } from "../../src/asterisk/ami/index.js";
+import { AmiClient } from "../../src/asterisk/ami/client.js";
 import { createPbx, describeFailure } from "../../src/asterisk/pbx/index.js";
 import { asterisk, type AsteriskConfig } from "../../src/config/schema/asterisk.js";
 import { parseConf } from "./sim/conf.js";

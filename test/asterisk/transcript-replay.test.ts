@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { AmiClient, type AmiClientOptions } from "../../src/asterisk/ami/client.js";
 import { AmiActionError, AmiLoginError, AmiStateError } from "../../src/asterisk/ami/errors.js";
-import type { AmiEvent } from "../../src/asterisk/ami/packet.js";
+import type { AmiEvent } from "../../src/asterisk/ami/wire.js";
 import { transcriptNames } from "./fixtures.js";
 import { TranscriptServer } from "./transcript-server.js";
 

@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
 import { readPin } from "../../src/daemon/pin.js";
-import { minimalConfig, tempDir, writeTemp } from "../config/fixtures.js";
+import { minimalConfig, writeTemp } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 import { cli } from "./run-cli.js";
 
 const example = new URL("../../config.example.json", import.meta.url).pathname;

@@ -4,7 +4,8 @@ import { parseConfigText } from "../../src/config/load.js";
 import { writeStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
 import { recordFingerprint } from "../../src/ddns/index.js";
 import { writeDdnsRecords } from "../../src/ddns/state.js";
-import { minimalConfig, tempDir } from "../config/fixtures.js";
+import { minimalConfig } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 
 const now = Date.parse("2026-11-25T12:00:00.000Z");
 

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { minimalConfig, tempDir, writeTemp } from "../config/fixtures.js";
+import { minimalConfig, writeTemp } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 import { cli } from "./run-cli.js";
 
 describe("wanctl test --notify", () => {

@@ -1,11 +1,7 @@
 // Small configs for tests, written to a temporary directory.
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "wanctl-test-"));
-}
+import { tempDir } from "../temp-dirs.js";
 
 export function writeTemp(name: string, text: string, mode = 0o600): string {
   const file = join(tempDir(), name);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError, loadConfig, parseConfigText } from "../../src/config/load.js";
-import { minimalConfig, tempDir, writeTemp } from "./fixtures.js";
+import { minimalConfig, writeTemp } from "./fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 

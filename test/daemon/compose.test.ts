@@ -7,7 +7,8 @@ import { parseConfigText } from "../../src/config/load.js";
 import { composeDaemon } from "../../src/daemon/compose.js";
 import { createLogger } from "../../src/log.js";
 import { createAlert } from "../../src/notify/index.js";
-import { minimalConfig, tempDir } from "../config/fixtures.js";
+import { minimalConfig } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 
 const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
 

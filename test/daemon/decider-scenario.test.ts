@@ -4,15 +4,16 @@
  * is applied at once. No timers, no network: time is a loop variable.
  */
 import { describe, expect, it } from "vitest";
-import { decide, type Decision, type DeciderPolicy, type Pin } from "../../src/daemon/decider.js";
+import { decide, type Decision, type DeciderPolicy } from "../../src/daemon/decider.js";
+import type { Pin } from "../../src/daemon/pin.js";
 import {
   createLinkHealth,
   DEFAULT_HEALTH_PARAMS,
   DEFAULT_PROBE_TIMING,
   recordRound,
   type LinkHealth,
-  type ProbeResult,
 } from "../../src/wan/health.js";
+import type { ProbeResult } from "../../src/wan/probes/types.js";
 import { mulberry32 } from "../prng.js";
 
 const I = DEFAULT_PROBE_TIMING.intervalMs;
@@ -152,7 +153,7 @@ describe("health + decider on a simulated clock", () => {
       cut: (l, t) => l === "wan2" && t >= 90 * SEC,
       loss: () => 0,
       calls: () => 0,
-      pin: (t) => (t >= pinFrom && t < unpinAt ? { mode: "pinned", link: "wan2" } : { mode: "auto" }),
+      pin: (t) => (t >= pinFrom && t < unpinAt ? { mode: "pinned", link: "wan2", since: "2025-01-01T00:00:00.000Z" } : { mode: "auto" }),
     };
     const r = run(world, 4 * MIN);
     expect(r.switches.map((s) => `${s.decision.kind}:${s.decision.to}`)).toEqual(["manual:wan2", "failover:wan1"]);

@@ -318,7 +318,7 @@ describe("degraded links", () => {
 });
 
 describe("manual pin", () => {
-  const pin2 = { mode: "pinned", link: "wan2" } as const;
+  const pin2 = { mode: "pinned", link: "wan2", since: "2025-01-01T00:00:00.000Z" } as const;
 
   it("pin to a healthy link: switch at once (no hold-down, no call wait)", () => {
     const d = decide(
@@ -414,7 +414,7 @@ describe("manual pin", () => {
   });
 
   it("a pin to a link that is not configured is ignored, loudly, and the rules apply", () => {
-    const d = decide(input({ pin: { mode: "pinned", link: "wan9" }, health: { wan1: down(), wan2: up() } }));
+    const d = decide(input({ pin: { mode: "pinned", link: "wan9", since: "2025-01-01T00:00:00.000Z" }, health: { wan1: down(), wan2: up() } }));
     expect(d).toMatchObject({
       action: "switch",
       to: "wan2",

@@ -2,9 +2,9 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
-import { readJsonFile, writeJsonAtomic } from "../../src/daemon/json-file.js";
+import { readJsonFile, writeJsonAtomic } from "../../src/lib/json-file.js";
 import { readPin, writePin } from "../../src/daemon/pin.js";
-import { tempDir } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 
 describe("state files", () => {
   test("an atomic write leaves only the final file and reads back", () => {

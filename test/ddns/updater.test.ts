@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DnsConfig } from "../../src/config/schema/dns.js";
 import { createRfc2136Provider } from "../../src/ddns/rfc2136.js";
 import { DdnsError, type ProviderContext } from "../../src/ddns/provider.js";
-import { BACKOFF, backoffMs, ddnsStatus, recordFingerprint, updateAllRecords, type DdnsAlert, type RecordResult, type UpdateOptions } from "../../src/ddns/updater.js";
+import { DDNS_BACKOFF, MAX_RETRY_AFTER_MS, retryWaitMs } from "../../src/ddns/record-run.js";
+import { ddnsStatus, recordFingerprint, updateAllRecords, type DdnsAlert, type RecordResult, type UpdateOptions } from "../../src/ddns/updater.js";
 import { startFakeDdns, type FakeDdns } from "../lab/fake-ddns.js";
 import { startFakeDns, type FakeDns } from "./fake-dns.js";
 
@@ -180,7 +181,7 @@ describe("updateAllRecords", () => {
     const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
     http.script("dyndns2", { status: 500, body: "" });
     const [r1] = await updateAllRecords(config, "203.0.113.10", o);
-    expect(r1).toMatchObject({ ok: false, outcome: "failed", retryAt: new Date(T0 + BACKOFF.baseMs / 2).toISOString() });
+    expect(r1).toMatchObject({ ok: false, outcome: "failed", retryAt: new Date(T0 + DDNS_BACKOFF.initialMs / 2).toISOString() });
     const sent = http.seen.length;
     c.advance(10_000);
     const [r2] = await updateAllRecords(config, "203.0.113.10", o);
@@ -196,11 +197,11 @@ describe("updateAllRecords", () => {
     expect(r4).toMatchObject({ ok: true, outcome: "updated" });
     expect(ddnsStatus(config, dir).records[0]).toMatchObject({ failures: 0, retryAt: null, value: "203.0.113.10" });
 
-    expect(backoffMs(1, () => 0)).toBe(15_000);
-    expect(backoffMs(1, () => 0.999999)).toBeLessThanOrEqual(30_000);
-    expect(backoffMs(3, () => 0.5)).toBe(90_000);
-    expect(backoffMs(1000, () => 1)).toBe(BACKOFF.maxMs);
-    expect(backoffMs(1, () => 0, 99 * 3_600_000)).toBe(BACKOFF.maxRetryAfterMs);
+    expect(retryWaitMs(1, () => 0)).toBe(15_000);
+    expect(retryWaitMs(1, () => 0.999999)).toBeLessThanOrEqual(30_000);
+    expect(retryWaitMs(3, () => 0.5)).toBe(90_000);
+    expect(retryWaitMs(1000, () => 1)).toBe(DDNS_BACKOFF.maxMs);
+    expect(retryWaitMs(1, () => 0, 99 * 3_600_000)).toBe(MAX_RETRY_AFTER_MS);
   });
 
   it("a provider that hangs holds up neither the other records nor the caller beyond its timeout", async () => {

@@ -1,9 +1,9 @@
 // A wanctl config for the lab: the office's two links, the inet service addresses as probe
 // targets, and a state directory of the run's own. Tests and the demo start from this.
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ConfigInput } from "../../src/config/schema/index.js";
+import { tempDir } from "../temp-dirs.js";
 import { LINK_PLAN, SERVICES } from "./addresses.js";
 
 export function labConfig(stateDir: string): ConfigInput {
@@ -26,9 +26,12 @@ export function labConfig(stateDir: string): ConfigInput {
   };
 }
 
-/** Writes a lab config (mode 600) into a fresh directory that also holds its state; returns its path. */
+/**
+ * Writes a lab config (mode 600) into a fresh directory that also holds its state; returns its
+ * path. In a test file the directory is removed when the file ends; other callers remove it.
+ */
 export function writeLabConfig(config: ConfigInput = labConfig("")): { file: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), "wanctl-lab-"));
+  const dir = tempDir("wanctl-lab-");
   const file = join(dir, "config.json");
   writeFileSync(file, `${JSON.stringify({ ...config, stateDir: config.stateDir || join(dir, "state") }, null, 2)}\n`);
   chmodSync(file, 0o600);

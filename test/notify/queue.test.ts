@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { backoffDelay, DEFAULT_BACKOFF } from "../../src/notify/backoff.js";
+import { backoffDelay } from "../../src/lib/backoff.js";
+import { NOTIFY_BACKOFF } from "../../src/notify/outbox.js";
 import {
   addAlert,
   addUrgent,
@@ -24,7 +25,7 @@ function expectSend(p: Plan): Extract<Plan, { kind: "send" }> {
   return p;
 }
 
-/** Runs the outbox like the dispatcher does, with a channel that always accepts; returns the messages. */
+/** Runs the queue like the outbox does, with a channel that always accepts; returns the messages. */
 function simulate(arrivals: { at: number; alert: ReturnType<typeof switchAlert> }[], until: number, p = policy) {
   let state: OutboxState = emptyOutbox("email");
   const sent: { at: number; ids: string[]; earlier: string[] }[] = [];
@@ -167,10 +168,10 @@ describe("backoff", () => {
   test("grows exponentially with jitter, never beyond the cap", () => {
     const low = () => 0;
     const high = () => 0.999999;
-    expect(backoffDelay(1, DEFAULT_BACKOFF, low)).toBe(2_500);
-    expect(backoffDelay(1, DEFAULT_BACKOFF, high)).toBe(5_000);
-    expect(backoffDelay(3, DEFAULT_BACKOFF, high)).toBe(20_000);
-    expect(backoffDelay(1_000_000, DEFAULT_BACKOFF, high)).toBe(DEFAULT_BACKOFF.maxMs);
-    expect(backoffDelay(1_000_000, DEFAULT_BACKOFF, low)).toBe(DEFAULT_BACKOFF.maxMs / 2);
+    expect(backoffDelay(1, NOTIFY_BACKOFF, low)).toBe(2_500);
+    expect(backoffDelay(1, NOTIFY_BACKOFF, high)).toBe(5_000);
+    expect(backoffDelay(3, NOTIFY_BACKOFF, high)).toBe(20_000);
+    expect(backoffDelay(1_000_000, NOTIFY_BACKOFF, high)).toBe(NOTIFY_BACKOFF.maxMs);
+    expect(backoffDelay(1_000_000, NOTIFY_BACKOFF, low)).toBe(NOTIFY_BACKOFF.maxMs / 2);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { createAlert } from "../../src/notify/alert.js";
 import { createMessage } from "../../src/notify/notifier.js";
-import { renderEmail, renderSlack, renderWebhook } from "../../src/notify/render.js";
+import { renderEmail } from "../../src/notify/render/email.js";
+import { renderSlack } from "../../src/notify/render/slack.js";
+import { renderWebhook } from "../../src/notify/render/webhook.js";
 import { flapping, switchAlert } from "./fixtures.js";
 import { slackPayloadProblems } from "./slack-blocks.js";
 

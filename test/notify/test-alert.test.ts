@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { alerts as alertsSchema } from "../../src/config/schema/alerts.js";
 import { notifiersFromConfig } from "../../src/notify/channels.js";
-import { Dispatcher } from "../../src/notify/dispatcher.js";
+import { AlertOutbox } from "../../src/notify/outbox.js";
 import { createTestAlert, sendTestAlert } from "../../src/notify/test-alert.js";
 import { FakeClock, switchAlert, tempStateDir } from "./fixtures.js";
 import { freePort, startHttp, startSmtp, type HttpFake, type SmtpFake } from "./servers.js";
@@ -97,15 +97,15 @@ describe("test alert", () => {
       }),
     );
     const clock = new FakeClock();
-    const dispatcher = Dispatcher.open({ stateDir: dir, notifiers, clock, coalesceSeconds: 60, maxPerHour: 1, random: () => 1 });
-    cleanups.push(() => dispatcher.stop({ graceMs: 0 }));
+    const outbox = AlertOutbox.open({ stateDir: dir, notifiers, clock, coalesceSeconds: 60, maxPerHour: 1, random: () => 1 });
+    cleanups.push(() => outbox.stop({ graceMs: 0 }));
 
     // A switch just went out on email: the coalescing window is open and the hourly budget spent.
-    dispatcher.enqueue(switchAlert());
-    await dispatcher.settled();
+    outbox.enqueue(switchAlert());
+    await outbox.settled();
     expect(smtp.mails).toHaveLength(1);
 
-    const outcomes = await sendTestAlert({ dispatcher }, createTestAlert({ id: "test-alert-1" }));
+    const outcomes = await sendTestAlert({ outbox }, createTestAlert({ id: "test-alert-1" }));
     expect(outcomes).toEqual([
       { channel: "email", ok: true, queued: 0 },
       { channel: "slack", ok: false, code: "HTTP_500", error: "slack: the Slack webhook answered HTTP 500 (oops)", queued: 2 },
@@ -114,12 +114,12 @@ describe("test alert", () => {
     expect(smtp.mails[1]!.headers.get("x-wanctl-alert-ids")).toBe("test-alert-1");
 
     slack.answer = { status: 200, body: "ok" };
-    for (let i = 0; i < 20 && dispatcher.status()[1]!.queued > 0; i++) {
+    for (let i = 0; i < 20 && outbox.status()[1]!.queued > 0; i++) {
       clock.advance(60_000);
-      await dispatcher.settled();
+      await outbox.settled();
     }
     const ids = slack.posts.map((p) => (p.json as { metadata: { event_payload: { alert_ids: string } } }).metadata.event_payload.alert_ids);
     expect(ids.filter((id) => id === "test-alert-1")).toHaveLength(1);
-    expect(dispatcher.status()[1]!.queued).toBe(0);
+    expect(outbox.status()[1]!.queued).toBe(0);
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import type { CommandRunner } from "../../src/system/command.js";
 import { hostProblems } from "../../src/system/host-checks.js";
-import { minimalConfig, tempDir } from "../config/fixtures.js";
+import { minimalConfig } from "../config/fixtures.js";
+import { tempDir } from "../temp-dirs.js";
 
 /** A PATH holding only the named (empty, executable) binaries. */
 function pathWith(...binaries: string[]): string {

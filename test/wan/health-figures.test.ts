@@ -10,8 +10,8 @@ import {
   roundFailProbability,
   type HealthParams,
   type LinkHealth,
-  type ProbeResult,
 } from "../../src/wan/health.js";
+import type { ProbeResult } from "../../src/wan/probes/types.js";
 
 /** Relative closeness, for figures spanning many orders of magnitude. */
 function expectRel(actual: number, expected: number, rel = 1e-12): void {

@@ -6,8 +6,8 @@ import {
   falseDownRate,
   recordRound,
   type HealthParams,
-  type ProbeResult,
 } from "../../src/wan/health.js";
+import type { ProbeResult } from "../../src/wan/probes/types.js";
 import { mulberry32 } from "../prng.js";
 
 

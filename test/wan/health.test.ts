@@ -8,8 +8,8 @@ import {
   type HealthEvent,
   type HealthParams,
   type LinkHealth,
-  type ProbeResult,
 } from "../../src/wan/health.js";
+import type { ProbeResult } from "../../src/wan/probes/types.js";
 
 const TARGETS = ["a", "b", "c"] as const;
 const INTERVAL = 350;

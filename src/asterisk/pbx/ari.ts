@@ -1,6 +1,8 @@
 // Optional ARI over HTTP (plain fetch, basic auth): a health check, and a module reload for setups
-// that want it. ARI cannot change file-based PJSIP objects (DESIGN.md), so the adapter's changes
+// that want it. ARI cannot change file-based PJSIP objects (docs/design.md), so the adapter's changes
 // always go through AMI; this is only a second opinion on whether Asterisk is alive.
+
+import { safeUrl } from "../../lib/http.js";
 
 export interface AriSettings {
   /** Base URL, e.g. http://192.168.50.10:8088/ari */
@@ -21,18 +23,6 @@ export class AriError extends Error {
   constructor(message: string, status?: number) {
     super(message);
     this.status = status;
-  }
-}
-
-/** The URL without user:password@ (for messages). */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return "(invalid ARI URL)";
   }
 }
 

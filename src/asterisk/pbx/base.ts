@@ -5,7 +5,8 @@
 import { performance } from "node:perf_hooks";
 
 import type { AsteriskConfig } from "../../config/schema/asterisk.js";
-import { AmiActionError, AmiClient, type AmiClientOptions, AmiConnectionError, type AmiLogger, AmiStateError } from "../ami/index.js";
+import { AmiClient, type AmiClientOptions, type AmiLogger } from "../ami/client.js";
+import { AmiActionError, AmiConnectionError, AmiStateError } from "../ami/errors.js";
 import { type AriSettings, ariInfo } from "./ari.js";
 import { describeFailure, PbxError } from "./errors.js";
 import { RegistryTracker } from "./registry.js";

@@ -15,8 +15,8 @@
 //     the file once), then reads the whole file back and checks that the asked changes are there
 //     and that nothing else moved.
 
-import type { AmiClient } from "../ami/index.js";
-import { AmiActionError } from "../ami/index.js";
+import type { AmiClient } from "../ami/client.js";
+import { AmiActionError } from "../ami/errors.js";
 import { PbxError } from "./errors.js";
 
 export interface ConfigSection {

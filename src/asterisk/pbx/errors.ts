@@ -1,6 +1,6 @@
 // Turning what went wrong into one plain line that names what and where, never a secret.
 
-import { AmiActionError, AmiConnectionError, AmiLoginError, AmiParseError, AmiStateError, AmiTimeoutError } from "../ami/index.js";
+import { AmiActionError, AmiConnectionError, AmiLoginError, AmiParseError, AmiStateError, AmiTimeoutError } from "../ami/errors.js";
 import type { PbxFailure, PbxFailureKind } from "./types.js";
 
 /** A failure the adapter raises itself (config file content, read-back, registration). */

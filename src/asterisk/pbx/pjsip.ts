@@ -14,7 +14,8 @@
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 
-import { AmiActionError, type AmiEvent } from "../ami/index.js";
+import { AmiActionError } from "../ami/errors.js";
+import type { AmiEvent } from "../ami/wire.js";
 import { AmiPbx, type Outcome } from "./base.js";
 import { applyChanges, type ChangePlan, type ConfigSection, findSection, planChanges, readConfigFile, type SectionChange, type SectionRef, valueOf } from "./config-file.js";
 import { describeFailure, PbxError } from "./errors.js";

@@ -5,7 +5,8 @@
 
 import { performance } from "node:perf_hooks";
 
-import type { AmiClient, AmiEvent } from "../ami/index.js";
+import type { AmiClient } from "../ami/client.js";
+import type { AmiEvent } from "../ami/wire.js";
 
 export interface TrunkIdentity {
   readonly channelType: "PJSIP" | "SIP";

@@ -35,7 +35,10 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
     problems.push(`no lock on ${config.stateDir}: ${(error as Error).message}`);
   }
 
-  const compose = (c: typeof config) => ({ ...composeDaemon(c, logger), problems });
+  const compose = (c: typeof config) => {
+    const deps = composeDaemon(c, logger);
+    return { ...deps, problems: [...problems, ...(deps.problems ?? [])] };
+  };
   const daemon = new Daemon(config, compose(config));
   lock?.onLost((why) => daemon.configProblem(why));
   try {

@@ -3,6 +3,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
+import { errorCode } from "../../lib/net-errors.js";
 import type { LinkBinding, Probe, ProbeResult, ProbeTiming, ProbeType } from "./types.js";
 
 export type Outcome = Omit<ProbeResult, "target">;
@@ -22,10 +23,6 @@ export function errorText(err: unknown): string {
     return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
-}
-
-export function errorCode(err: unknown): string | undefined {
-  return err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
 /**

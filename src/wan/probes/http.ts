@@ -11,7 +11,8 @@
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
-import { HostResolver, SocketProbe, elapsedMs, errorCode, errorText, now, type Outcome } from "./common.js";
+import { errorCode } from "../../lib/net-errors.js";
+import { HostResolver, SocketProbe, elapsedMs, errorText, now, type Outcome } from "./common.js";
 import type { LinkBinding, ProbeTiming } from "./types.js";
 
 export interface HttpProbeOptions {

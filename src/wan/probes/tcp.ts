@@ -1,6 +1,7 @@
 // TCP connect probe: a completed handshake from the link's source address.
 import { connect } from "node:net";
-import { HostResolver, SocketProbe, elapsedMs, errorCode, errorText, now, type Outcome } from "./common.js";
+import { errorCode } from "../../lib/net-errors.js";
+import { HostResolver, SocketProbe, elapsedMs, errorText, now, type Outcome } from "./common.js";
 import { hostPort, type LinkBinding, type ProbeTiming } from "./types.js";
 
 export interface TcpProbeOptions {

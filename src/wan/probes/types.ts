@@ -35,9 +35,7 @@ export interface LinkBinding {
   readonly sourceAddress: string;
 }
 
-/**
- * One probe's outcome. Structurally a `ProbeResult` of src/wan/health.ts, plus words for humans.
- */
+/** One probe's outcome: what health.ts judges (target, ok, rttMs), plus words for humans. */
 export interface ProbeResult {
   /** The probe's label ({@link targetLabel}), unique within a link. */
   readonly target: string;

@@ -1,7 +1,7 @@
 // Public address from IP echo services ("what is my IP" over HTTP): each one asked at once from
 // the link's source address; the address that a majority of the valid answers agree on wins.
 import { isIP } from "node:net";
-import { httpFetch, safeUrl } from "../../ddns/http.js";
+import { httpFetch, safeUrl } from "../../lib/http.js";
 import { notPublicReason } from "./address.js";
 import type { SourceAnswer } from "./types.js";
 

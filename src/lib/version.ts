@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 
 export function packageVersion(): string {
-  // dist/src/cli/version.js and src/cli/version.ts both sit three levels below the package root
-  // once built; try both depths rather than guess.
+  // src/lib/version.ts sits two levels below the package root, dist/src/lib/version.js three
+  // (once built); try both depths rather than guess.
   for (const relative of ["../../package.json", "../../../package.json"]) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: string; version?: string };

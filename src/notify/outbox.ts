@@ -1,10 +1,10 @@
 // Delivers alerts on every channel, each on its own: its own outbox file, its own timer, its own
 // retries. `enqueue` only writes the outbox and returns, so the failover never waits on a mail
 // server; a channel that hangs is cut off by its send timeout and delays no other channel.
+import { backoffDelay, backoffPolicy, type BackoffPolicy } from "../lib/backoff.js";
 import { alertSchema, type Alert } from "./alert.js";
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { NotifyError, sendWithin, type Notifier } from "./notifier.js";
-import { loadOutbox, lockOutbox, saveOutbox } from "./outbox-file.js";
+import { loadOutbox, saveOutbox } from "./outbox-file.js";
 import {
   addAlert,
   addUrgent,
@@ -48,7 +48,7 @@ export interface NotifyLog {
 
 const silent: NotifyLog = { info: () => {}, warn: () => {}, error: () => {} };
 
-export interface DispatcherOptions {
+export interface AlertOutboxOptions {
   stateDir: string;
   notifiers: readonly Notifier[];
   /** config.alerts.coalesceSeconds */
@@ -92,36 +92,43 @@ export interface ChannelStatus {
   sentLastHour: number;
 }
 
+/**
+ * Retries of a channel that cannot be reached: the first after 2.5–5 s, at most 5 min apart, so
+ * that once the channel is back the queue goes out within 5 min.
+ */
+export const NOTIFY_BACKOFF: BackoffPolicy = { initialMs: 5_000, maxMs: 300_000, factor: 2, jitter: 0.5 };
+
 const MAX_SENDS_PER_PUMP = 100;
 
-export class Dispatcher {
+export class AlertOutbox {
   private constructor(
     private readonly workers: ChannelWorker[],
-    private readonly release: () => void,
-    private readonly options: DispatcherOptions,
+    private readonly options: AlertOutboxOptions,
     private readonly log: NotifyLog,
+    /** Outbox files found damaged at open (moved aside; what they held is lost): people must hear of it. */
+    readonly damaged: readonly string[],
   ) {}
 
-  /**
-   * Opens the outboxes (what a previous run left is delivered) and takes their lock; throws
-   * OutboxBusyError if another live process delivers from this state directory.
-   */
-  static open(options: DispatcherOptions): Dispatcher {
+  /** Opens the outboxes: what a previous run left is delivered. */
+  static open(options: AlertOutboxOptions): AlertOutbox {
     const channels = options.notifiers.map((n) => n.channel);
     if (new Set(channels).size !== channels.length) throw new RangeError(`two notifiers share a channel name: ${channels.join(", ")}`);
-    const release = lockOutbox(options.stateDir);
+    const damaged: string[] = [];
     const log = options.log ?? silent;
     const clock = options.clock ?? systemClock;
     const policy: QueuePolicy = { coalesceMs: Math.max(0, options.coalesceSeconds) * 1000, maxPerHour: Math.max(1, options.maxPerHour) };
     const workers = options.notifiers.map((notifier) => {
       const loaded = loadOutbox(options.stateDir, notifier.channel, clock.now());
-      if (loaded.warning) log.warn({ channel: notifier.channel }, loaded.warning);
+      if (loaded.warning) {
+        log.warn({ channel: notifier.channel }, loaded.warning);
+        damaged.push(`alert outbox of ${notifier.channel}: ${loaded.warning}; alerts it held were not delivered`);
+      }
       const worker = new ChannelWorker(notifier, loaded.state, {
         stateDir: options.stateDir,
         clock,
         policy,
         random: options.random ?? Math.random,
-        backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+        backoff: backoffPolicy(NOTIFY_BACKOFF, options.backoff),
         sendTimeoutMs: options.sendTimeoutMs ?? 60_000,
         localAddress: options.localAddress ?? (() => undefined),
         secrets: options.secrets ?? [],
@@ -131,9 +138,9 @@ export class Dispatcher {
       if (left > 0) log.info({ channel: notifier.channel, queued: left }, "alerts left from the previous run will be delivered");
       return worker;
     });
-    const dispatcher = new Dispatcher(workers, release, options, log);
+    const outbox = new AlertOutbox(workers, options, log, damaged);
     for (const worker of workers) worker.kick();
-    return dispatcher;
+    return outbox;
   }
 
   get channels(): string[] {
@@ -180,11 +187,7 @@ export class Dispatcher {
    * then abandoned. Everything not accepted stays in the outbox for the next start.
    */
   async stop(options: { graceMs?: number } = {}): Promise<void> {
-    try {
-      await Promise.all(this.workers.map((w) => w.stop(options.graceMs ?? 5_000)));
-    } finally {
-      this.release();
-    }
+    await Promise.all(this.workers.map((w) => w.stop(options.graceMs ?? 5_000)));
   }
 
   /** Secrets out, and an alert that would not read back from disk replaced by one that does. */
@@ -248,7 +251,7 @@ class ChannelWorker {
 
   enqueue(alert: Alert): void {
     if (this.stopped) {
-      // The outbox lock is released: writing now could race the next process. Say so.
+      // Stopped: writing now could race the next daemon (after a reload or a restart). Say so.
       this.deps.log.warn({ channel: this.channel, alertId: alert.id }, "alert raised after alerts were stopped; not queued");
       return;
     }

@@ -1,6 +1,8 @@
-// One HTTP(S) request with everything a DNS provider or an IP echo service call needs: a deadline,
-// an abort signal, an optional local address to bind (to leave through a given link), a capped
-// body, and errors that never carry a header value (Authorization stays out of every message).
+// One HTTP(S) request with everything wanctl's calls out need: a deadline or the caller's abort
+// signal (every request is bounded), an optional local address to bind (policy routing then sends
+// it through the link that owns the address: fetch cannot do that), a capped answer, and errors
+// that never carry a header value or a URL's credentials and query. DNS providers, IP echo
+// services and the Slack and webhook alert channels all go through here.
 import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
@@ -12,11 +14,13 @@ export interface HttpRequest {
   readonly body?: string;
   /** Bind the socket to this address (policy routing sends it through the link that owns it). */
   readonly localAddress?: string;
-  /** The whole exchange, connect to last body byte. */
-  readonly timeoutMs: number;
+  /** The whole exchange, connect to last body byte. Needed unless `signal` bounds the request. */
+  readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
-  /** Longest body kept; longer bodies fail the request. Default 64 KiB. */
+  /** Longest body kept. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /** A longer body fails the request ("fail", the default) or is cut to maxBodyBytes ("truncate"). */
+  readonly overlongBody?: "fail" | "truncate";
 }
 
 export interface HttpResponse {
@@ -30,17 +34,23 @@ export class HttpError extends Error {
   constructor(
     message: string,
     readonly kind: "timeout" | "aborted" | "network" | "protocol",
+    /** The socket's errno code (ECONNREFUSED, ...) for a network error. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = "HttpError";
   }
 }
 
-/** The URL without user info and query (query strings may carry tokens, e.g. DuckDNS). */
+/**
+ * The URL fit for a message or a log line: scheme, host and path only. User info, query and
+ * fragment are left out (they carry passwords and tokens, e.g. DuckDNS's `?token=`), and so is a
+ * trailing slash, so that a path can be appended.
+ */
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`;
   } catch {
     return "(bad URL)";
   }
@@ -50,6 +60,7 @@ export function httpFetch(req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(req.url);
   const https = url.protocol === "https:";
   if (!https && url.protocol !== "http:") return Promise.reject(new HttpError(`not an http(s) URL: ${safeUrl(req.url)}`, "protocol"));
+  if (req.timeoutMs === undefined && !req.signal) return Promise.reject(new RangeError("httpFetch needs a timeoutMs or a signal"));
   const where = safeUrl(req.url);
   const maxBody = req.maxBodyBytes ?? 64 * 1024;
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
@@ -87,19 +98,23 @@ export function httpFetch(req: HttpRequest): Promise<HttpResponse> {
       const timedOut = (req.signal?.reason as { name?: string } | undefined)?.name === "TimeoutError";
       done(timedOut ? new HttpError(`${where}: the caller's deadline passed`, "timeout") : new HttpError(`${where}: aborted`, "aborted"));
     };
-    const timer = setTimeout(() => done(new HttpError(`${where}: no answer within ${req.timeoutMs} ms`, "timeout")), req.timeoutMs);
+    const timer =
+      req.timeoutMs === undefined ? undefined : setTimeout(() => done(new HttpError(`${where}: no answer within ${req.timeoutMs} ms`, "timeout")), req.timeoutMs);
     if (req.signal?.aborted) return onAbort();
     req.signal?.addEventListener("abort", onAbort, { once: true });
-    r.on("error", (err: NodeJS.ErrnoException) => done(new HttpError(`${where}: ${err.code ?? err.message}`, "network")));
+    r.on("error", (err: NodeJS.ErrnoException) => done(new HttpError(`${where}: ${err.code ?? err.message}`, "network", err.code)));
     r.on("response", (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
+        const room = maxBody - size;
         size += chunk.length;
-        if (size > maxBody) return done(new HttpError(`${where}: answer longer than ${maxBody} bytes`, "protocol"));
-        chunks.push(chunk);
+        if (size <= maxBody) chunks.push(chunk);
+        else if (req.overlongBody === "truncate") {
+          if (room > 0) chunks.push(chunk.subarray(0, room));
+        } else done(new HttpError(`${where}: answer longer than ${maxBody} bytes`, "protocol"));
       });
-      res.on("error", (err: NodeJS.ErrnoException) => done(new HttpError(`${where}: ${err.code ?? err.message}`, "network")));
+      res.on("error", (err: NodeJS.ErrnoException) => done(new HttpError(`${where}: ${err.code ?? err.message}`, "network", err.code)));
       res.on("end", () => done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
     });
     r.end(req.body);

@@ -1,6 +1,8 @@
-// What an update run takes and gives back: its options, each record's result, and the alert raised
-// when a record stops. Apart so every step of the run can name them without importing the updater.
-import type { DnsProvider } from "./provider.js";
+// One update run: what it takes (its options), what every step of it shares (the options, the
+// clocks, and the deadlines and source address each network call gets), and what it gives back
+// (each record's result, the alert raised when a record stops). Apart from the updater so that
+// every step can use them without importing it.
+import type { CallOptions, DnsProvider } from "./provider.js";
 
 export type RecordOutcome = "updated" | "unchanged" | "failed" | "stopped" | "backing-off";
 
@@ -77,3 +79,23 @@ export interface UpdateOptions {
   /** Background verification's result for each record that was verified. */
   readonly onVerified?: (result: RecordResult) => void;
 }
+
+/** What every step of one run shares. */
+export interface Ctx {
+  readonly opts: UpdateOptions;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+/** This run's source address reaches the providers' sockets, also for providers built earlier. */
+export const callOptions = (ctx: Ctx): CallOptions => (ctx.opts.sourceAddress ? { sourceAddress: ctx.opts.sourceAddress } : {});
+
+/** A deadline `ms` from now that the caller's signal can also end. */
+export function abortAfter(ms: number, outer?: AbortSignal): AbortSignal {
+  const t = AbortSignal.timeout(ms);
+  return outer ? AbortSignal.any([outer, t]) : t;
+}
+
+/** Durations to the microsecond; wall-clock times as ISO-8601. */
+export const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+export const iso = (ms: number): string => new Date(ms).toISOString();

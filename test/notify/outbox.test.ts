@@ -1,13 +1,13 @@
-// The dispatcher with real adapters and servers on 127.0.0.1, and a clock the test moves: the
+// The outbox with real adapters and servers on 127.0.0.1, and a clock the test moves: the
 // outbox survives a restart, bursts are coalesced, the rate limit merges, channels are independent.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Alert } from "../../src/notify/alert.js";
-import { Dispatcher, type DispatcherOptions, type NotifyLog } from "../../src/notify/dispatcher.js";
+import { AlertOutbox, type AlertOutboxOptions, type NotifyLog } from "../../src/notify/outbox.js";
 import { emailNotifier } from "../../src/notify/email.js";
 import type { Message, Notifier } from "../../src/notify/notifier.js";
-import { lockOutbox, outboxFile, OutboxBusyError } from "../../src/notify/outbox-file.js";
+import { outboxFile } from "../../src/notify/outbox-file.js";
 import { slackNotifier } from "../../src/notify/slack.js";
 import { webhookNotifier } from "../../src/notify/webhook.js";
 import { FakeClock, flapping, switchAlert, tempStateDir, waitFor } from "./fixtures.js";
@@ -41,10 +41,10 @@ function channels(smtpPort: number, slackPort: number): Notifier[] {
   ];
 }
 
-function open(options: Partial<DispatcherOptions> & Pick<DispatcherOptions, "stateDir" | "notifiers" | "clock">): Dispatcher {
-  const dispatcher = Dispatcher.open({ coalesceSeconds: 60, maxPerHour: 20, random: () => 1, ...options });
-  cleanups.push(() => dispatcher.stop({ graceMs: 0 }));
-  return dispatcher;
+function open(options: Partial<AlertOutboxOptions> & Pick<AlertOutboxOptions, "stateDir" | "notifiers" | "clock">): AlertOutbox {
+  const outbox = AlertOutbox.open({ coalesceSeconds: 60, maxPerHour: 20, random: () => 1, ...options });
+  cleanups.push(() => outbox.stop({ graceMs: 0 }));
+  return outbox;
 }
 
 async function smtpServer(port?: number): Promise<SmtpFake> {
@@ -108,7 +108,7 @@ describe("outbox", () => {
     }
     await first.stop({ graceMs: 0 });
 
-    // The restart: a new dispatcher on the same state directory; then the servers come back.
+    // The restart: a new outbox on the same state directory; then the servers come back.
     const smtp = await smtpServer(smtpPort);
     const slack = await httpServer({ port: slackPort });
     const second = open({ stateDir: dir, notifiers: channels(smtpPort, slackPort), clock });
@@ -167,11 +167,11 @@ describe("outbox", () => {
     const dir = stateDir();
     const hanging = await httpServer({ hang: true });
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hanging.url("/hook") })], clock, sendTimeoutMs: 30_000 });
+    const outbox = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hanging.url("/hook") })], clock, sendTimeoutMs: 30_000 });
     const a = switchAlert();
     const b = switchAlert({ offsetMs: 1000 });
-    dispatcher.enqueue(a);
-    dispatcher.enqueue(b);
+    outbox.enqueue(a);
+    outbox.enqueue(b);
     const onDisk = readFileSync(outboxFile(dir, "webhook"), "utf8");
     expect(onDisk).toContain(a.id);
     expect(onDisk).toContain(b.id);
@@ -181,25 +181,14 @@ describe("outbox", () => {
     const dir = stateDir();
     const clock = new FakeClock();
     const port = await freePort();
-    const dispatcher = open({ stateDir: dir, notifiers: [webhookNotifier({ url: `http://127.0.0.1:${port}/` })], clock, secrets: ["hunter2-token"] });
+    const outbox = open({ stateDir: dir, notifiers: [webhookNotifier({ url: `http://127.0.0.1:${port}/` })], clock, secrets: ["hunter2-token"] });
     const alert = switchAlert();
     alert.timeline[2]!.detail = "provider said: bad auth hunter2-token";
-    dispatcher.enqueue(alert);
-    await dispatcher.settled();
+    outbox.enqueue(alert);
+    await outbox.settled();
     const onDisk = readFileSync(outboxFile(dir, "webhook"), "utf8");
     expect(onDisk).toContain(alert.id);
     expect(onDisk).not.toContain("hunter2-token");
-  });
-
-  test("only one process delivers from an outbox; a lock left by a dead process is taken over", () => {
-    const dir = stateDir();
-    const release = lockOutbox(dir);
-    release();
-    writeFileSync(join(dir, "outbox", "lock"), `${process.ppid}\n`); // alive, and not us
-    expect(() => Dispatcher.open({ stateDir: dir, notifiers: [], coalesceSeconds: 60, maxPerHour: 20 })).toThrow(OutboxBusyError);
-    writeFileSync(join(dir, "outbox", "lock"), "999999999\n");
-    const dispatcher = open({ stateDir: dir, notifiers: [], clock: new FakeClock() });
-    expect(dispatcher.channels).toEqual([]);
   });
 
   test("a damaged outbox is moved aside with a warning, and the channel carries on", async () => {
@@ -209,11 +198,13 @@ describe("outbox", () => {
     mkdirSync(join(dir, "outbox"));
     writeFileSync(outboxFile(dir, "email"), "{ half written");
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [channels(smtp.port, 1)[0]!], clock, log });
+    const outbox = open({ stateDir: dir, notifiers: [channels(smtp.port, 1)[0]!], clock, log });
     expect(log.lines.join("\n")).toContain("damaged");
     expect(readdirSync(join(dir, "outbox")).some((f) => f.startsWith("email.json.damaged-"))).toBe(true);
-    dispatcher.enqueue(switchAlert());
-    await dispatcher.settled();
+    // Said to the daemon, which shows it in the status and alerts it on every channel.
+    expect(outbox.damaged).toEqual([expect.stringMatching(/^alert outbox of email: .*email\.json: damaged .*; moved to .*; alerts it held were not delivered$/)]);
+    outbox.enqueue(switchAlert());
+    await outbox.settled();
     expect(smtp.mails).toHaveLength(1);
   });
 });
@@ -224,15 +215,15 @@ describe("coalescing and rate limit", () => {
     const smtp = await smtpServer();
     const slack = await httpServer();
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: channels(smtp.port, slack.port), clock });
+    const outbox = open({ stateDir: dir, notifiers: channels(smtp.port, slack.port), clock });
     const alerts = flapping(10);
     for (const [i, alert] of alerts.entries()) {
       if (i > 0) clock.advance(6_000);
-      dispatcher.enqueue(alert);
-      await dispatcher.settled();
+      outbox.enqueue(alert);
+      await outbox.settled();
     }
     clock.advance(60_000);
-    await dispatcher.settled();
+    await outbox.settled();
 
     expect(smtp.mails).toHaveLength(2);
     expect(slack.posts).toHaveLength(2);
@@ -251,18 +242,18 @@ describe("coalescing and rate limit", () => {
     const dir = stateDir();
     const hook = await httpServer();
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hook.url("/hook") })], clock, coalesceSeconds: 0, maxPerHour: 2 });
+    const outbox = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hook.url("/hook") })], clock, coalesceSeconds: 0, maxPerHour: 2 });
     const alerts = flapping(6);
     for (const alert of alerts) {
-      dispatcher.enqueue(alert);
-      await dispatcher.settled();
+      outbox.enqueue(alert);
+      await outbox.settled();
       clock.advance(60_000);
-      await dispatcher.settled();
+      await outbox.settled();
     }
     expect(hook.posts).toHaveLength(2);
-    expect(dispatcher.status()[0]).toMatchObject({ queued: 4, sentLastHour: 2 });
+    expect(outbox.status()[0]).toMatchObject({ queued: 4, sentLastHour: 2 });
     clock.advance(3_600_000);
-    await dispatcher.settled();
+    await outbox.settled();
     expect(hook.posts).toHaveLength(3);
     const last = hook.posts[2]!.json as { alerts: Alert[]; summary: string };
     expect(last.alerts.map((a) => a.id)).toEqual(alerts.slice(2).map((a) => a.id));
@@ -276,22 +267,22 @@ describe("independent channels", () => {
     const smtp = await smtpServer();
     const slack = await httpServer({ hang: true });
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: channels(smtp.port, slack.port), clock, sendTimeoutMs: 30_000 });
+    const outbox = open({ stateDir: dir, notifiers: channels(smtp.port, slack.port), clock, sendTimeoutMs: 30_000 });
     const alert = switchAlert();
-    dispatcher.enqueue(alert);
+    outbox.enqueue(alert);
     // Email arrives (and is acknowledged) while the Slack request is still open.
-    await waitFor(() => smtp.mails.length === 1 && dispatcher.status()[0]!.queued === 0, "the email");
-    expect(dispatcher.status().map((s) => [s.channel, s.queued])).toEqual([
+    await waitFor(() => smtp.mails.length === 1 && outbox.status()[0]!.queued === 0, "the email");
+    expect(outbox.status().map((s) => [s.channel, s.queued])).toEqual([
       ["email", 0],
       ["slack", 1],
     ]);
     clock.advance(30_000); // Slack's attempt times out
-    await dispatcher.settled();
-    expect(dispatcher.status()[1]).toMatchObject({ queued: 1, attempts: 1, lastError: "slack: the Slack webhook did not answer in time" });
+    await outbox.settled();
+    expect(outbox.status()[1]).toMatchObject({ queued: 1, attempts: 1, lastError: "slack: the Slack webhook did not answer in time" });
 
     // A second alert: email is not held back by Slack's backoff either.
     clock.advance(61_000);
-    dispatcher.enqueue(switchAlert({ from: "wan2", to: "wan1", offsetMs: 91_000 }));
+    outbox.enqueue(switchAlert({ from: "wan2", to: "wan1", offsetMs: 91_000 }));
     await waitFor(() => smtp.mails.length === 2, "the second email");
   });
 
@@ -299,25 +290,25 @@ describe("independent channels", () => {
     const dir = stateDir();
     const never: Notifier = { channel: "stuck", send: () => new Promise(() => {}) };
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [never], clock, sendTimeoutMs: 10_000 });
-    dispatcher.enqueue(switchAlert());
+    const outbox = open({ stateDir: dir, notifiers: [never], clock, sendTimeoutMs: 10_000 });
+    outbox.enqueue(switchAlert());
     await waitFor(() => clock.pendingTimers() > 0, "the attempt to start");
     clock.advance(10_000);
-    await dispatcher.settled();
-    expect(dispatcher.status()[0]).toMatchObject({ queued: 1, lastError: "stuck: the send did not finish in time" });
+    await outbox.settled();
+    expect(outbox.status()[0]).toMatchObject({ queued: 1, lastError: "stuck: the send did not finish in time" });
   });
 
   test("retryNow sends at once what waits on a backoff (e.g. after the office changed link)", async () => {
     const dir = stateDir();
     const port = await freePort();
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [webhookNotifier({ url: `http://127.0.0.1:${port}/hook` })], clock });
-    dispatcher.enqueue(switchAlert());
-    await dispatcher.settled();
-    expect(dispatcher.status()[0]!.attempts).toBe(1);
+    const outbox = open({ stateDir: dir, notifiers: [webhookNotifier({ url: `http://127.0.0.1:${port}/hook` })], clock });
+    outbox.enqueue(switchAlert());
+    await outbox.settled();
+    expect(outbox.status()[0]!.attempts).toBe(1);
     const hook = await httpServer({ port });
-    dispatcher.retryNow();
-    await dispatcher.settled();
+    outbox.retryNow();
+    await outbox.settled();
     expect(hook.posts).toHaveLength(1);
   });
 
@@ -326,7 +317,7 @@ describe("independent channels", () => {
     const smtp = await smtpServer();
     const clock = new FakeClock();
     const asked: string[] = [];
-    const dispatcher = open({
+    const outbox = open({
       stateDir: dir,
       notifiers: [channels(smtp.port, 1)[0]!],
       clock,
@@ -335,8 +326,8 @@ describe("independent channels", () => {
         return "127.0.0.1";
       },
     });
-    dispatcher.enqueue(switchAlert());
-    await dispatcher.settled();
+    outbox.enqueue(switchAlert());
+    await outbox.settled();
     expect(asked).toEqual(["email"]);
     expect(smtp.mails).toHaveLength(1);
   });
@@ -345,17 +336,17 @@ describe("independent channels", () => {
     const dir = stateDir();
     const hook = await httpServer();
     const clock = new FakeClock();
-    const dispatcher = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hook.url("/hook") })], clock });
+    const outbox = open({ stateDir: dir, notifiers: [webhookNotifier({ url: hook.url("/hook") })], clock });
     const [a, b, c] = flapping(3);
-    dispatcher.enqueue(a!);
-    await dispatcher.settled();
-    dispatcher.enqueue(b!);
-    await dispatcher.settled();
+    outbox.enqueue(a!);
+    await outbox.settled();
+    outbox.enqueue(b!);
+    await outbox.settled();
     expect(hook.posts).toHaveLength(1);
-    expect(await dispatcher.flush()).toEqual([{ channel: "webhook", ok: true, queued: 0 }]);
+    expect(await outbox.flush()).toEqual([{ channel: "webhook", ok: true, queued: 0 }]);
     expect(hook.posts).toHaveLength(2);
-    dispatcher.enqueue(c!);
-    await dispatcher.stop({ graceMs: 0 });
+    outbox.enqueue(c!);
+    await outbox.stop({ graceMs: 0 });
     expect(existsSync(join(dir, "outbox", "lock"))).toBe(false);
     expect(readFileSync(outboxFile(dir, "webhook"), "utf8")).toContain(c!.id);
   });
