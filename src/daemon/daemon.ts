@@ -93,6 +93,8 @@ export function deciderPolicy(config: Config): DeciderPolicy {
     failbackHoldDownMs: config.failover.holdDownSeconds * 1000,
     waitForIdleCalls: config.failover.waitForIdleCalls,
     maxCallWaitMs: config.failover.maxCallWaitSeconds * 1000,
+    // Long enough for a link that is coming back to finish proving itself.
+    recoverySettleMs: config.monitor.upAfter * config.monitor.intervalMs,
   };
 }
 

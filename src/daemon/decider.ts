@@ -43,6 +43,12 @@
  * 8. **No active link** (`active: null`, or a name that is not configured: e.g. no default route
  *    when the daemon starts) → switch to the best usable link as a failover, as soon as one is
  *    usable.
+ * 9. **Recovery settles** (rules 3 and 8): when the office has no working link and the best usable
+ *    one has only just become usable while a better-ranked link is recovering too (down or unknown,
+ *    but its last rounds pass), wait for that one, at most `recoverySettleMs` from when the first
+ *    came up. Links that come back together after an outage (power back at the ISP's cabinet) are
+ *    then taken by priority, not by which one proved itself first: one switch instead of a
+ *    failover and a failback.
  */
 
 import type { LinkConfig } from "../config/schema/links.js";
@@ -57,6 +63,8 @@ export interface LinkHealthView {
   readonly state: LinkState;
   /** When the link entered `state` (ms, the injected clock). */
   readonly since: number;
+  /** Passing rounds in a row: a down link with some is recovering. */
+  readonly passStreak?: number;
 }
 
 export interface DeciderPolicy {
@@ -66,13 +74,16 @@ export interface DeciderPolicy {
   readonly waitForIdleCalls: boolean;
   /** How long a due failback waits for idle calls (from the end of the hold-down). */
   readonly maxCallWaitMs: number;
+  /** Rule 9: how long the first link back waits for a better one that is recovering too (≈ upAfter rounds). */
+  readonly recoverySettleMs?: number;
 }
 
-/** Recommended: 5 min hold-down, wait up to 15 min for calls to end. */
+/** Recommended: 5 min hold-down, wait up to 15 min for calls to end, 1.75 s for a better link to come back too. */
 export const DEFAULT_DECIDER_POLICY: DeciderPolicy = {
   failbackHoldDownMs: 300_000,
   waitForIdleCalls: true,
   maxCallWaitMs: 900_000,
+  recoverySettleMs: 1_750,
 };
 
 export interface DeciderInput {
@@ -95,7 +106,7 @@ export type SwitchKind = "failover" | "failback" | "manual";
 export interface PendingSwitch {
   readonly to: string;
   readonly kind: SwitchKind;
-  readonly waitingFor: "hold-down" | "idle-calls" | "pinned-link";
+  readonly waitingFor: "hold-down" | "idle-calls" | "pinned-link" | "recovery";
   /** When it will go at the latest, if that is known (hold-down end, call-wait end). */
   readonly notAfter: number | null;
 }
@@ -223,6 +234,8 @@ function decideAuto(ctx: Ctx): Decision {
   // 8. No active link we know.
   if (!active) {
     const what = input.active === null ? "no active link" : `active link ${input.active} is not a configured link`;
+    const settling = bestUsable && settle(ctx, bestUsable, what);
+    if (settling) return settling;
     if (bestUsable) {
       return {
         action: "switch",
@@ -243,6 +256,8 @@ function decideAuto(ctx: Ctx): Decision {
 
   // 3 and 6. The active link is down.
   if (a.state === "down") {
+    const settling = bestUsable && settle(ctx, bestUsable, describe(active));
+    if (settling) return settling;
     if (bestUsable) {
       return {
         action: "switch",
@@ -296,6 +311,23 @@ function decideAuto(ctx: Ctx): Decision {
     action: "stay",
     reason: `failback to ${target.name} waits for ${callWords} to end: at most ${formatLeft(giveUpAt - now)} left (${held})`,
     pending: { to: target.name, kind, waitingFor: "idle-calls", notAfter: giveUpAt },
+  };
+}
+
+/**
+ * Rule 9: the best usable link came back moments ago and a better-ranked one is recovering too:
+ * wait for it (bounded). Undefined when there is nothing to wait for.
+ */
+function settle(ctx: Ctx, best: Ranked, context: string): Decision | undefined {
+  const settleMs = ctx.policy.recoverySettleMs ?? 0;
+  const until = best.h.since + settleMs;
+  if (settleMs <= 0 || ctx.now >= until) return undefined;
+  const recovering = ctx.ranked.find((r) => r.order < best.order && !usable(r.h.state) && (r.h.passStreak ?? 0) > 0);
+  if (!recovering) return undefined;
+  return {
+    action: "stay",
+    reason: `${context}; ${best.name} is back, but ${recovering.name} (preferred) is coming back too: waiting ${formatLeft(until - ctx.now)} for it`,
+    pending: { to: best.name, kind: "failover", waitingFor: "recovery", notAfter: until },
   };
 }
 

@@ -41,7 +41,7 @@ interface Switch {
   readonly decision: Extract<Decision, { action: "switch" }>;
 }
 
-function run(world: World, untilMs: number, startActive = "wan1", seed = 7) {
+function run(world: World, untilMs: number, startActive = "wan1", seed = 7, policy: DeciderPolicy = POLICY) {
   const rand = mulberry32(seed);
   const health: Record<string, LinkHealth> = {
     wan1: createLinkHealth("wan1", 0),
@@ -71,7 +71,7 @@ function run(world: World, untilMs: number, startActive = "wan1", seed = 7) {
       health,
       active,
       pin: world.pin?.(now) ?? { mode: "auto" },
-      policy: POLICY,
+      policy,
       activeCalls: world.calls(now),
       now,
     });
@@ -144,6 +144,22 @@ describe("health + decider on a simulated clock", () => {
     expect(failback.at).toBeGreaterThanOrEqual(backAt + 15 * MIN);
     expect(failback.at).toBeLessThanOrEqual(backAt + 5 * I + T + 15 * MIN + I);
     expect(failback.decision.reason).toMatch(/gave up waiting for 1 active call to end after 10 min$/);
+  });
+
+  it("both links back within a second of each other after an outage: no switch at all (the backup, seen first, waits for the preferred one)", () => {
+    const world = (wan2BackAt: number, wan1BackAt: number): World => ({
+      cut: (l, t) => t >= 30 * SEC && t < (l === "wan1" ? wan1BackAt : wan2BackAt),
+      loss: () => 0,
+      calls: () => 0,
+    });
+    const settle: DeciderPolicy = { ...POLICY, recoverySettleMs: DEFAULT_HEALTH_PARAMS.upAfter * I };
+    expect(run(world(90 * SEC, 91 * SEC), 10 * MIN, "wan1", 7, settle).switches).toEqual([]);
+    // Without the settle the same outage costs a failover and, after the hold-down, a failback.
+    expect(run(world(90 * SEC, 91 * SEC), 10 * MIN, "wan1", 7, POLICY).switches.map((s) => s.decision.kind)).toEqual(["failover", "failback"]);
+    // Only the preferred link coming back late is not waited for beyond the settle.
+    const late = run(world(90 * SEC, 120 * SEC), 10 * MIN, "wan1", 7, settle);
+    expect(late.switches.map((s) => s.decision.kind)).toEqual(["failover", "failback"]);
+    expect(late.switches[0]!.at).toBeLessThan(90 * SEC + 5 * I + T + settle.recoverySettleMs! + I);
   });
 
   it("pin to the backup, backup dies: stays pinned (office offline, loudly); unpin fails over", () => {

@@ -484,3 +484,36 @@ describe("formatDuration", () => {
     expect(formatDuration(ms)).toBe(text);
   });
 });
+
+describe("rule 9: recovery settles", () => {
+  const SETTLE: DeciderPolicy = { ...NO_CALL_WAIT, recoverySettleMs: 1_750 };
+  const recovering = (passStreak: number): LinkHealthView => ({ state: "down", since: NOW - 60 * SEC, passStreak });
+
+  it.each([
+    ["the backup is back and the preferred active link is recovering too: wait for it", { wan1: recovering(3), wan2: up(NOW - 500) }, "stay"],
+    ["the wait is bounded: after the settle the backup is taken", { wan1: recovering(3), wan2: up(NOW - 1_750) }, "switch"],
+    ["nothing to wait for: the preferred link shows no sign of life", { wan1: recovering(0), wan2: up(NOW - 500) }, "switch"],
+    ["a backup that has been up for long is taken at once (an ordinary failover)", { wan1: recovering(3), wan2: up() }, "switch"],
+  ] as const)("%s", (_what, health, action) => {
+    const d = decide(input({ health, policy: SETTLE }));
+    expect(d.action).toBe(action);
+    if (action === "stay") {
+      expect(d).toMatchObject({ reason: "wan1 down for 1 min; wan2 is back, but wan1 (preferred) is coming back too: waiting 2 s for it", pending: { to: "wan2", waitingFor: "recovery" } });
+    }
+  });
+
+  it("only a better-ranked link is waited for: a recovering lesser one is not", () => {
+    const links = [...LINKS, { name: "wan3", priority: 3 }];
+    const d = decide(input({ links, active: "wan1", health: { wan1: down(), wan2: up(NOW - 500), wan3: recovering(4) }, policy: SETTLE }));
+    expect(d).toMatchObject({ action: "switch", to: "wan2" });
+  });
+
+  it("no active link at start: the first one up waits for a better one that is coming up", () => {
+    const d = decide(input({ active: null, health: { wan1: { state: "unknown", since: NOW - 2_000, passStreak: 2 }, wan2: up(NOW - 200) }, policy: SETTLE }));
+    expect(d).toMatchObject({ action: "stay", pending: { to: "wan2", waitingFor: "recovery" } });
+  });
+
+  it("without a settle time (the default policy of older callers) nothing waits", () => {
+    expect(decide(input({ health: { wan1: recovering(3), wan2: up(NOW - 500) } }))).toMatchObject({ action: "switch", to: "wan2" });
+  });
+});
