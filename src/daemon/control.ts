@@ -2,7 +2,7 @@
 // the daemon's user can drive it) that takes one JSON request per connection and answers one JSON
 // line. Used by `wanctl test` to run a drill inside the running daemon.
 import { chmodSync, rmSync } from "node:fs";
-import { createConnection, createServer, type Server } from "node:net";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 
 export const controlSocket = (stateDir: string) => join(stateDir, "control.sock");
@@ -12,13 +12,32 @@ export type ControlRequest = { command: "drill" };
 /** A request line longer than this is not ours. */
 const MAX_REQUEST_BYTES = 4096;
 
+export interface ControlLimits {
+  /** A connection that has not sent its request within this is closed. */
+  requestTimeoutMs: number;
+  /** Connections held at once; more are refused (a drill answer can take minutes, so only the request is timed). */
+  maxConnections: number;
+}
+
+const DEFAULT_LIMITS: ControlLimits = { requestTimeoutMs: 5_000, maxConnections: 16 };
+
 export interface ControlServer {
   close(): Promise<void>;
 }
 
-export async function startControlServer(path: string, handle: (request: ControlRequest) => Promise<unknown>): Promise<ControlServer> {
+export async function startControlServer(path: string, handle: (request: ControlRequest) => Promise<unknown>, limits: ControlLimits = DEFAULT_LIMITS): Promise<ControlServer> {
   rmSync(path, { force: true }); // a socket left by a killed daemon
+  const open = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    if (open.size >= limits.maxConnections) {
+      socket.end(`${JSON.stringify({ error: `busy: ${open.size} requests are being served` })}\n`);
+      return;
+    }
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+    // Idle until the request line is in: then the answer may take as long as a drill does.
+    const idle = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
+    socket.once("close", () => clearTimeout(idle));
     let buffer = "";
     socket.setEncoding("utf8");
     socket.on("error", () => socket.destroy());
@@ -27,6 +46,7 @@ export async function startControlServer(path: string, handle: (request: Control
       if (buffer.length > MAX_REQUEST_BYTES) return void socket.end(`${JSON.stringify({ error: "request too long" })}\n`);
       const newline = buffer.indexOf("\n");
       if (newline < 0) return;
+      clearTimeout(idle);
       socket.removeAllListeners("data");
       let request: ControlRequest;
       try {
@@ -50,6 +70,7 @@ export async function startControlServer(path: string, handle: (request: Control
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        for (const socket of open) socket.destroy();
         rmSync(path, { force: true });
       }),
   };
