@@ -69,7 +69,9 @@ export async function runRecord(
       result: { ...base, ok: false, changed: false, outcome: "stopped", detail: `stopped since ${st.stopped.at}: ${st.stopped.reason} (change the record's or provider's config to try again)`, durationMs: took() },
     };
   }
-  if (!ctx.opts.force && st.retryAt !== null && startedAt < st.retryAt) {
+  // A wait longer than any back-off can be means the clock went back (NTP after a reboot): try now.
+  const clockWentBack = st.retryAt !== null && st.retryAt - startedAt > Math.max(DDNS_BACKOFF.maxMs, MAX_RETRY_AFTER_MS);
+  if (!ctx.opts.force && st.retryAt !== null && startedAt < st.retryAt && !clockWentBack) {
     const lastWhy = st.last && !st.last.ok ? `: ${st.last.detail}` : "";
     return {
       result: { ...base, ok: false, changed: false, outcome: "backing-off", detail: `backing off after ${st.failures} failure${st.failures === 1 ? "" : "s"} until ${iso(st.retryAt)}${lastWhy}`, durationMs: took(), retryAt: iso(st.retryAt) },

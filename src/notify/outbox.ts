@@ -1,6 +1,7 @@
 // Delivers alerts on every channel, each on its own: its own outbox file, its own timer, its own
 // retries. `enqueue` only writes the outbox and returns, so the failover never waits on a mail
 // server; a channel that hangs is cut off by its send timeout and delays no other channel.
+import { performance } from "node:perf_hooks";
 import { backoffDelay, backoffPolicy, type BackoffPolicy } from "../lib/backoff.js";
 import { alertSchema, type Alert } from "./alert.js";
 import { NotifyError, sendWithin, type Notifier } from "./notifier.js";
@@ -30,7 +31,9 @@ export interface Clock {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  // Monotonic (it starts at the wall time and never jumps with it): backoff, coalescing and the
+  // rate limit are durations. A wall clock stepped back an hour would otherwise stall deliveries.
+  now: () => performance.timeOrigin + performance.now(),
   setTimer: (fn, ms) => {
     const timer = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     timer.unref(); // pending alerts never keep a one-off CLI process alive

@@ -219,6 +219,35 @@ describe("daemon", () => {
     expect(dnsCalls).toEqual(["198.51.100.10", "203.0.113.10", "198.51.100.10"]); // in order: the office's address last
   });
 
+  test("the wall clock stepping an hour either way during a hold-down changes neither the decision nor its countdown (audit case 8)", async () => {
+    const route = new FakeRoute();
+    let wallOffset = 0;
+    const { daemon } = start(route, [], undefined, { config: { failover: { holdDownSeconds: 40 } }, wallNow: () => Date.now() + wallOffset });
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    answering.set("wan1", false);
+    await until("failover", () => daemon.activeLink === "wan2");
+    answering.set("wan1", true);
+    await until("wan1 back, in hold-down", () => /waits for hold-down/.test(daemon.status().decision.reason));
+    const secondsLeft = () => {
+      const reason = daemon.status().decision.reason;
+      const m = /waits for hold-down: (\d+) s left/.exec(reason);
+      if (!m) throw new Error(`no countdown in: ${reason}`);
+      return Number(m[1]);
+    };
+    for (const offset of [3_600_000, -3_600_000]) {
+      wallOffset = offset;
+      await new Promise((r) => setTimeout(r, 50)); // rounds go on with the stepped clock
+      expect(daemon.activeLink).toBe("wan2");
+      expect(secondsLeft()).toBeGreaterThan(30);
+      expect(secondsLeft()).toBeLessThanOrEqual(40);
+    }
+    // What people read follows the wall clock as it is now.
+    const wan1Since = Date.parse(daemon.status().links[0]!.since);
+    expect(Math.abs(wan1Since - (Date.now() - 3_600_000))).toBeLessThan(10_000);
+    expect(route.calls).toEqual(["wan2"]);
+  });
+
   test("a link whose address changes (DHCP) is probed from its new address", async () => {
     const route = new FakeRoute();
     const stateDir = tempDir();

@@ -204,6 +204,24 @@ describe("updateAllRecords", () => {
     expect(retryWaitMs(1, () => 0, 99 * 3_600_000)).toBe(MAX_RETRY_AFTER_MS);
   });
 
+  it("a clock stepped back (NTP after a reboot) does not hold a record back for hours", async () => {
+    http = await startFakeDdns({ dyndns2: { username: "u", password: "p", hosts: { "office.example.com": null } } });
+    const config = {
+      dns: {
+        providers: [{ id: "dyn", type: "dyndns2" as const, server: `${http.url}/nic/update`, username: "u", password: "p" }],
+        records: [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }],
+      },
+    };
+    const c = clock();
+    const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
+    http.script("dyndns2", { status: 500, body: "" });
+    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "failed" });
+    // Within the back-off: held. Then the clock goes back 3 h: a wait that long no back-off makes.
+    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "backing-off" });
+    c.advance(-3 * 3_600_000);
+    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ ok: true, outcome: "updated" });
+  });
+
   it("a provider that hangs holds up neither the other records nor the caller beyond its timeout", async () => {
     http = await startFakeDdns({
       dyndns2: { username: "u", password: "p", hosts: { "a.example.com": null } },
