@@ -57,8 +57,13 @@ export async function lockStateDir(stateDir: string, options: { flockBinary?: st
     });
   });
   if (acquired === CONFLICT) throw new InstanceLockedError(stateDir, holderPid(file));
-  // The lock is ours: say whose it is, for the next one that finds it taken.
-  writeFileSync(file, `${process.pid}\n`);
+  // The lock is ours: say whose it is, for the next one that finds it taken (best effort: a full
+  // disk must not stop the daemon).
+  try {
+    writeFileSync(file, `${process.pid}\n`);
+  } catch {
+    // The lock holds without it; the second daemon's message just lacks the PID.
+  }
   return holding(child, file);
 }
 
