@@ -87,7 +87,7 @@ function secretValues(config: Config): string[] {
  */
 function openAlerts(config: Config, logger: Logger, others: readonly string[]): AlertOutbox | undefined {
   // Every secret of the config is scrubbed, not only the channels' own: alerts quote DNS and AMI errors.
-  const { notifiers, secrets } = notifiersFromConfig(config.alerts, { render: { secrets: others } });
+  const { notifiers, secrets } = notifiersFromConfig(config.alerts, { secrets: others });
   if (notifiers.length === 0) return undefined;
   return AlertOutbox.open({
     stateDir: config.stateDir,

@@ -11,6 +11,8 @@ import { webhookNotifier } from "./webhook.js";
 export interface ChannelOptions {
   env?: NodeJS.ProcessEnv;
   render?: RenderOptions;
+  /** The config's other secret values (DNS tokens, AMI secret), returned with the channels' own. */
+  secrets?: readonly string[];
   /** Email details the config does not hold (timeouts, a private CA in the lab). */
   email?: Pick<EmailOptions, "timeouts" | "tls" | "clientName">;
 }
@@ -18,7 +20,7 @@ export interface ChannelOptions {
 /** Throws SecretError (with the config path) when a secret cannot be read. */
 export function notifiersFromConfig(alerts: AlertsConfig, options: ChannelOptions = {}): { notifiers: Notifier[]; secrets: string[] } {
   const env = options.env ?? process.env;
-  const secrets: string[] = [...(options.render?.secrets ?? [])];
+  const secrets: string[] = [...(options.secrets ?? [])];
   const read = (ref: Parameters<typeof readSecret>[0], where: string) => {
     const value = readSecret(ref, where, env);
     secrets.push(value);
@@ -27,8 +29,7 @@ export function notifiersFromConfig(alerts: AlertsConfig, options: ChannelOption
   const email = alerts.email ? { ...alerts.email, password: alerts.email.password ? read(alerts.email.password, "alerts.email.password") : undefined } : undefined;
   const slackUrl = alerts.slack ? read(alerts.slack.webhookUrl, "alerts.slack.webhookUrl") : undefined;
   const token = alerts.webhook?.token ? read(alerts.webhook.token, "alerts.webhook.token") : undefined;
-  // Every adapter scrubs every secret, not only its own: an alert may quote any of them.
-  const render: RenderOptions = { ...options.render, secrets };
+  const render: RenderOptions = { ...options.render };
 
   const notifiers: Notifier[] = [];
   if (email) {

@@ -28,8 +28,8 @@ export interface EmailOptions {
 const DEFAULT_TIMEOUTS = { connectionMs: 10_000, greetingMs: 10_000, socketMs: 20_000 };
 
 export function emailNotifier(options: EmailOptions): Notifier {
-  const secrets = [...(options.render?.secrets ?? []), ...(options.password ? [options.password] : [])];
-  const render: RenderOptions = { ...options.render, secrets };
+  const secrets = options.password ? [options.password] : [];
+  const render: RenderOptions = { ...options.render };
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const domain = options.from.split("@")[1] ?? "wanctl.invalid";
   const server = `${options.host}:${options.port}`;

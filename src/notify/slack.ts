@@ -11,8 +11,9 @@ export interface SlackOptions {
 }
 
 export function slackNotifier(options: SlackOptions): Notifier {
-  const secrets = [...(options.render?.secrets ?? []), options.webhookUrl];
-  const render: RenderOptions = { ...options.render, secrets };
+  // Its own URL is its secret: kept out of the error an endpoint's answer makes.
+  const secrets = [options.webhookUrl];
+  const render: RenderOptions = { ...options.render };
   const endpoint: JsonEndpoint = { channel: "slack", what: "the Slack webhook", url: options.webhookUrl };
   return {
     channel: "slack",

@@ -13,8 +13,8 @@ export interface WebhookOptions {
 }
 
 export function webhookNotifier(options: WebhookOptions): Notifier {
-  const secrets = [...(options.render?.secrets ?? []), ...(options.token ? [options.token] : [])];
-  const render: RenderOptions = { ...options.render, secrets };
+  const secrets = options.token ? [options.token] : [];
+  const render: RenderOptions = { ...options.render };
   return {
     channel: "webhook",
     async send(message: Message, context: SendContext): Promise<void> {

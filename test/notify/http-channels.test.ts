@@ -104,12 +104,10 @@ describe("generic webhook", () => {
     expect(post.json).toMatchObject({ source: "wanctl", messageId: alert.id, alerts: [{ id: alert.id, kind: "failover", from: "wan1", to: "wan2" }] });
   });
 
-  test("the token never appears in the payload or an error", async () => {
+  // Alerts reach a notifier scrubbed by the outbox (outbox.test.ts); its own errors it scrubs itself.
+  test("the token never appears in an error", async () => {
     const hook = await server();
     const alert = switchAlert();
-    alert.reason = "tok-123456 leaked by a provider";
-    await webhookNotifier({ url: hook.url("/alerts"), token: "tok-123456" }).send(createMessage([alert]), context());
-    expect(hook.posts[0]!.body).not.toContain("tok-123456");
     hook.answer = { status: 401, body: "bad token tok-123456" };
     const error = await failure(webhookNotifier({ url: hook.url("/alerts"), token: "tok-123456" }).send(createMessage([alert]), context()));
     expect(error.message).toBe("webhook: the webhook endpoint answered HTTP 401 (bad token [redacted])");

@@ -191,6 +191,27 @@ describe("outbox", () => {
     expect(onDisk).not.toContain("hunter2-token");
   });
 
+  test("a secret quoted by another step leaves on no channel, in plain or URL-encoded form: the outbox scrubs every alert as it enters", async () => {
+    const dir = stateDir();
+    const smtp = await smtpServer();
+    const hook = await httpServer();
+    const webhookUrl = "https://hooks.slack.com/services/T1/B2/abcdefSECRET";
+    const outbox = open({ stateDir: dir, notifiers: [channels(smtp.port, 1)[0]!, webhookNotifier({ url: hook.url("/hook") })], clock: new FakeClock(), secrets: ["p@ss-w0rd", webhookUrl] });
+    const alert = switchAlert();
+    alert.timeline[2]!.detail = `dyndns answered badauth for https://user:p%40ss-w0rd@dyn.example/update; slack ${webhookUrl}`;
+    alert.reason = "password p@ss-w0rd rejected";
+    outbox.enqueue(alert);
+    await outbox.flush();
+    const sent = [...smtp.mails.map((m) => JSON.stringify(m)), ...hook.posts.map((p) => JSON.stringify(p.json))];
+    expect(sent).toHaveLength(2);
+    for (const text of sent) {
+      expect(text).not.toContain("p@ss-w0rd");
+      expect(text).not.toContain("p%40ss-w0rd");
+      expect(text).not.toContain("abcdefSECRET");
+      expect(text).toContain("[redacted]");
+    }
+  });
+
   test("a damaged outbox is moved aside with a warning, and the channel carries on", async () => {
     const dir = stateDir();
     const log = recordingLog();

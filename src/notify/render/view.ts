@@ -1,15 +1,13 @@
-// The view every rendering works from: sanitized alerts in time order and a time formatter, so each
-// channel's renderer sees the same facts and none can leak a secret.
+// The view every rendering works from: the alerts in time order and a time formatter, so each
+// channel's renderer sees the same facts. Secrets are already out: the outbox scrubs every alert
+// as it enters (outbox.ts), the one door alerts pass on their way out of the process.
 import type { Alert } from "../alert.js";
 import type { Message } from "../notifier.js";
-import { sanitizeAlert } from "../sanitize.js";
 import { timeFormat, type TimeFormat } from "./time-format.js";
 
 export interface RenderOptions {
   /** IANA time zone for the times in the text (the office's); default: the process's zone. */
   timeZone?: string;
-  /** Secret values (passwords, tokens, webhook URLs) to scrub from every string. */
-  secrets?: readonly string[];
   /** Events a digest lists one by one before "… and N more". Default 20. */
   maxListed?: number;
 }
@@ -27,10 +25,9 @@ export interface View {
 }
 
 export function prepare(message: Message, options: RenderOptions): View {
-  const secrets = options.secrets ?? [];
   const byTime = (a: Alert, b: Alert) => Date.parse(a.at) - Date.parse(b.at);
-  const alerts = message.alerts.map((a) => sanitizeAlert(a, secrets)).sort(byTime);
-  const earlier = message.earlier.map((a) => sanitizeAlert(a, secrets)).sort(byTime);
+  const alerts = [...message.alerts].sort(byTime);
+  const earlier = [...message.earlier].sort(byTime);
   const latest = alerts[alerts.length - 1];
   if (!latest) throw new RangeError("a message needs at least one alert");
   const all = [...earlier, ...alerts].sort(byTime);
