@@ -212,6 +212,17 @@ describe("outbox", () => {
     }
   });
 
+  test("a lock file left by an older wanctl, naming a process that is alive (a PID reused after a reboot), blocks nothing", async () => {
+    const dir = stateDir();
+    mkdirSync(join(dir, "outbox"));
+    writeFileSync(join(dir, "outbox", "lock"), `${process.ppid}\n`);
+    const smtp = await smtpServer();
+    const outbox = open({ stateDir: dir, notifiers: [channels(smtp.port, 1)[0]!], clock: new FakeClock() });
+    outbox.enqueue(switchAlert());
+    await outbox.settled();
+    expect(smtp.mails).toHaveLength(1);
+  });
+
   test("a damaged outbox is moved aside with a warning, and the channel carries on", async () => {
     const dir = stateDir();
     const log = recordingLog();

@@ -1,0 +1,195 @@
+// A converge run's steps against an in-memory PBX that keeps a file and what it runs apart (as
+// Asterisk does until a reload): what each run observes, what it mends, and in which order.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import type { Pbx, PbxResult, SavedTrunkSettings, TrunkSettingsData, TrunksData } from "../../src/asterisk/pbx/index.js";
+import { BaselineStore, baselineFile, loadBaseline } from "../../src/daemon/baseline.js";
+import { convergeSteps, type ConvergeAdapters } from "../../src/daemon/converge.js";
+import type { ConvergeRun } from "../../src/daemon/lifecycle.js";
+import { runPipeline } from "../../src/daemon/pipeline.js";
+import type { RouteBackend } from "../../src/wan/route/backend.js";
+import { tempDir } from "../temp-dirs.js";
+
+type Reg = { expiration: string | null; max_random_initial_delay: string | null };
+
+/** One PJSIP registration: its file values, what Asterisk runs, and everything asked of it. */
+class MemoryPbx {
+  file: Reg = { expiration: "3600", max_random_initial_delay: "1" };
+  live: Reg = { expiration: "3600", max_random_initial_delay: "1" };
+  address = "198.51.100.10";
+  status: "Registered" | "Unregistered" = "Registered";
+  calls: string[] = [];
+  /** What the baseline file held when the file was first changed. */
+  baselineAtChange: string | undefined;
+  constructor(private readonly stateDir: string) {}
+
+  private ok<D>(detail: string, data: D): PbxResult<D> {
+    return { ok: true, durationMs: 1, detail, data };
+  }
+  private apply(values: Reg): TrunksData {
+    const saved: SavedTrunkSettings = { driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { ...this.file } } };
+    const fileChanged = JSON.stringify(values) !== JSON.stringify(this.file);
+    if (fileChanged) {
+      this.baselineAtChange ??= JSON.stringify(loadBaseline(this.stateDir).baseline?.trunks ?? null);
+      this.file = { ...values };
+    }
+    this.live = { ...this.file };
+    this.status = "Registered";
+    return { trunks: [{ name: "itsp", ok: true, status: "Registered", durationMs: 1, expirySeconds: Number(this.live.expiration ?? 3600), detail: "itsp Registered" }], fileChanged, saved };
+  }
+
+  readonly pbx: Pbx = {
+    driver: "pjsip",
+    target: "memory",
+    setExternalAddress: async (address) => {
+      this.calls.push(`address ${address}`);
+      const changed = this.address !== address;
+      this.address = address;
+      const saved = { driver: "pjsip" as const, file: "pjsip.conf", transports: { t: { external_media_address: address, external_signaling_address: address } } };
+      return this.ok(changed ? `t on ${address}` : `t already on ${address}`, { address, fileChanged: changed, reloaded: changed, targets: [], saved });
+    },
+    restoreExternalAddress: async () => {
+      throw new Error("not used");
+    },
+    registerTrunks: async (options = {}) => {
+      this.calls.push(options.shortExpirySeconds ? `shorten ${options.shortExpirySeconds}` : "register");
+      const values = options.shortExpirySeconds ? { expiration: String(options.shortExpirySeconds), max_random_initial_delay: "0" } : this.file;
+      return this.ok("itsp Registered", this.apply(values));
+    },
+    restoreTrunks: async (saved) => {
+      const v = saved.driver === "pjsip" ? saved.registrations.itsp! : { expiration: null, max_random_initial_delay: null };
+      this.calls.push(`restore ${v.expiration ?? "default"}/${v.max_random_initial_delay ?? "default"}`);
+      return this.ok("itsp Registered", this.apply(v));
+    },
+    readTrunks: async () => {
+      const data: TrunkSettingsData = {
+        settings: { driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { ...this.file } } },
+        live: [{ name: "itsp", status: this.status, expiration: this.live.expiration ?? "3600", maxRandomInitialDelay: this.live.max_random_initial_delay ?? "10" }],
+      };
+      return this.ok("read", data);
+    },
+    activeCalls: async () => this.ok("0 calls", { calls: 0, channels: 0, localChannels: 0 }),
+    health: async () => this.ok("up", { amiVersion: "9.0.0", asteriskVersion: "20" }),
+    close: async () => undefined,
+  };
+}
+
+const ADDRESSES: Record<string, string> = { wan1: "198.51.100.10", wan2: "203.0.113.10" };
+
+function setUp(options: { flush?: () => Promise<number> } = {}) {
+  const stateDir = tempDir();
+  const memory = new MemoryPbx(stateDir);
+  const route: RouteBackend = {
+    activeLink: async () => "wan1",
+    prepareLink: async () => "198.51.100.10",
+    activate: async (link) => ({ active: link, durationMs: 1 }),
+    flushStaleFlows: options.flush ?? (async () => 3),
+  };
+  const adapters = (): ConvergeAdapters => ({
+    route,
+    flushConntrack: true,
+    publicAddress: async (link) => ({ address: ADDRESSES[link]!, detail: ADDRESSES[link]! }),
+    pbx: { pbx: memory.pbx, shortExpirySeconds: 120, addressTimeoutMs: 1000, trunksTimeoutMs: 1000, baseline: new BaselineStore(stateDir) },
+  });
+  const run = async (link: "wan1" | "wan2", over: Partial<ConvergeRun> = {}) => {
+    const r: ConvergeRun = { id: 1, link, primary: link === "wan1", afterSwitch: false, cause: "check", switchId: null, ...over };
+    const { steps, context } = convergeSteps(adapters(), r);
+    return Object.fromEntries((await runPipeline(steps, context)).map((s) => [s.step, s]));
+  };
+  return { memory, stateDir, run };
+}
+
+describe("the trunks step converges", () => {
+  test("leaving the primary: the trunk's own settings are written down before the file is changed, then shortened", async () => {
+    const { memory, stateDir, run } = setUp();
+    const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(steps.trunks).toMatchObject({ ok: true, changed: true });
+    expect(memory.calls).toEqual(["address 203.0.113.10", "shorten 120"]);
+    expect(memory.baselineAtChange).toBe(JSON.stringify({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } }));
+    expect(loadBaseline(stateDir).baseline?.trunks).toEqual({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });
+  });
+
+  test("on the backup with everything as it should be: a check changes nothing", async () => {
+    const { memory, run } = setUp();
+    await run("wan2", { afterSwitch: true, cause: "switch" });
+    memory.calls = [];
+    const steps = await run("wan2");
+    expect(steps.trunks).toMatchObject({ ok: true, changed: false, detail: "1 trunk(s) Registered with 120 s" });
+    expect(steps.asterisk).toMatchObject({ ok: true, changed: false });
+    expect(memory.calls).toEqual(["address 203.0.113.10"]);
+  });
+
+  test("back on the primary: the trunk's own settings return from the baseline, never wanctl's short ones", async () => {
+    const { memory, run } = setUp();
+    await run("wan2", { afterSwitch: true, cause: "switch" });
+    memory.calls = [];
+    await run("wan1", { afterSwitch: true, cause: "switch" });
+    expect(memory.calls).toEqual(["address 198.51.100.10", "restore 3600/1"]);
+    expect(memory.live).toEqual({ expiration: "3600", max_random_initial_delay: "1" });
+  });
+
+  test("a file that holds the trunk's own values while Asterisk runs the short ones (killed before the reload) is mended", async () => {
+    const { memory, run } = setUp();
+    await run("wan2", { afterSwitch: true, cause: "switch" });
+    memory.file = { expiration: "3600", max_random_initial_delay: "1" }; // written, never reloaded
+    memory.calls = [];
+    const steps = await run("wan1", { cause: "start" });
+    expect(memory.calls).toContain("restore 3600/1");
+    expect(steps.trunks!.detail).toMatch(/\(was: itsp running expiration 120\)/);
+    expect(memory.live.expiration).toBe("3600");
+  });
+
+  test("the short values on the primary with no record of the trunk's own (both baseline copies damaged): Asterisk's default comes back, and it is said", async () => {
+    const { memory, stateDir, run } = setUp();
+    await run("wan2", { afterSwitch: true, cause: "switch" });
+    writeFileSync(baselineFile(stateDir), "{ damaged");
+    writeFileSync(`${baselineFile(stateDir)}.bak`, "{ damaged too");
+    memory.calls = [];
+    const steps = await run("wan1", { cause: "start" });
+    expect(memory.calls).toContain("restore default/default");
+    expect(steps.trunks!.detail).toContain("itsp: no record of its own expiry, Asterisk's default (3600 s) put back");
+  });
+
+  test("one damaged copy of the baseline: the other one is used", async () => {
+    const { memory, stateDir, run } = setUp();
+    await run("wan2", { afterSwitch: true, cause: "switch" });
+    writeFileSync(baselineFile(stateDir), "{ damaged");
+    expect(loadBaseline(stateDir)).toMatchObject({ baseline: { trunks: { registrations: { itsp: { expiration: "3600" } } } }, warning: expect.stringMatching(/baseline\.json: damaged .*; using .*baseline\.json\.bak$/) });
+    memory.calls = [];
+    await run("wan1", { afterSwitch: true, cause: "switch" });
+    expect(memory.calls).toContain("restore 3600/1");
+  });
+
+  test("the settings hold but the trunk is not Registered: it registers again, saying why", async () => {
+    const { memory, run } = setUp();
+    memory.status = "Unregistered";
+    const steps = await run("wan1");
+    expect(memory.calls).toEqual(["address 198.51.100.10", "register"]);
+    expect(steps.trunks).toMatchObject({ ok: true, changed: true, detail: "itsp Registered (was: itsp Unregistered)" });
+  });
+
+  test("after a switch the trunk registers again even when its settings already hold (its NAT binding moved)", async () => {
+    const { memory, run } = setUp();
+    await run("wan1", { afterSwitch: true, cause: "switch" });
+    expect(memory.calls).toEqual(["address 198.51.100.10", "register"]);
+  });
+
+  test("a conntrack step that fails (the binary missing) does not keep the trunks where they are", async () => {
+    const { memory, run } = setUp({ flush: async () => Promise.reject(new Error("conntrack not found (install the Debian package conntrack)")) });
+    const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(steps.conntrack).toMatchObject({ ok: false });
+    expect(steps.trunks).toMatchObject({ ok: true });
+    expect(memory.calls).toContain("shorten 120");
+  });
+
+  test("only a run after a switch flushes: at other times a flow on another link may be a call that came in there", async () => {
+    let flushed = 0;
+    const { run } = setUp({ flush: async () => ++flushed });
+    await run("wan1", { cause: "check" });
+    await run("wan1", { cause: "start" });
+    expect(flushed).toBe(0);
+    await run("wan1", { cause: "switch", afterSwitch: true });
+    expect(flushed).toBe(1);
+  });
+});
