@@ -11,6 +11,7 @@ import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
+import { watchCarrier } from "../wan/carrier.js";
 import { dnsStoppedAlert } from "./alerts.js";
 import { BaselineStore } from "./baseline.js";
 import type { DaemonDeps } from "./daemon.js";
@@ -49,6 +50,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
     logger,
     secrets,
     makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
+    watchCarrier,
     ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
     ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
     steps: {

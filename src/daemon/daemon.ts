@@ -9,7 +9,8 @@ import { Cron } from "croner";
 import type { Config } from "../config/schema/index.js";
 import type { Logger } from "../log.js";
 import { scrubText } from "../notify/sanitize.js";
-import { createLinkHealth, recordRound, type HealthParams, type LinkHealth } from "../wan/health.js";
+import type { CarrierChange, CarrierWatch } from "../wan/carrier.js";
+import { carrierLost, createLinkHealth, recordRound, type HealthParams, type HealthStepResult, type LinkHealth } from "../wan/health.js";
 import type { LinkBinding, Probe, ProbeResult } from "../wan/probes/types.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { allDownAlert, lifecycleAlert, linkFigures, problemAlert, type AlertSink } from "./alerts.js";
@@ -56,6 +57,8 @@ export interface DaemonDeps {
   /** Releases what the adapters hold (the AMI connection), at stop. */
   close?: () => Promise<void>;
   makeProbes: (link: LinkBinding) => Probe[];
+  /** Watches the links' interfaces for a lost carrier (Linux: `ip monitor link`); without it only probes tell. */
+  watchCarrier?: (interfaces: readonly string[], onChange: (change: CarrierChange) => void, onError: (message: string) => void) => CarrierWatch;
   logger: Logger;
   /** Where alerts go; none when no channel is configured. */
   alerts?: AlertSink;
@@ -125,6 +128,7 @@ export class Daemon {
   private statusTimer: NodeJS.Timeout | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
+  private carrier: CarrierWatch | undefined;
   /** Runs in flight, to cancel them. */
   private readonly runs = new Map<number, AbortController>();
   /** Route changes and runs in flight, to wait for at stop. */
@@ -259,9 +263,16 @@ export class Daemon {
       this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
     }
     this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
+    this.carrier = this.deps.watchCarrier?.(
+      this.config.links.map((l) => l.interface),
+      (change) => this.onCarrier(change),
+      (message) => this.deps.logger.warn({ carrier: message }, message),
+    );
   }
 
   private async stopWatching(): Promise<void> {
+    await this.carrier?.stop();
+    this.carrier = undefined;
     this.drillSchedule?.stop();
     this.drillSchedule = undefined;
     clearInterval(this.addressTimer);
@@ -436,7 +447,20 @@ export class Daemon {
   private onRound(link: string, results: ProbeResult[], at: number): void {
     const current = this.health.get(link);
     if (!current) return;
-    const { health, event } = recordRound(current, results, at, this.params);
+    this.onHealth(link, recordRound(current, results, at, this.params), at);
+  }
+
+  /** A link's carrier went away: it is down now, and the decider hears of it at once. */
+  private onCarrier(change: CarrierChange): void {
+    if (change.up) return; // its probe rounds bring it back up, with the usual hysteresis
+    const link = this.config.links.find((l) => l.interface === change.iface);
+    const current = link && this.health.get(link.name);
+    if (!link || !current) return;
+    const at = this.now();
+    this.onHealth(link.name, carrierLost(current, change.iface, at), at);
+  }
+
+  private onHealth(link: string, { health, event }: HealthStepResult, at: number): void {
     this.health.set(link, health);
     if (event) {
       this.lastReason.set(link, event.reason);

@@ -302,6 +302,21 @@ function qualityChecks(m: HealthMetrics, q: QualityThresholds): QualityCheck[] {
 }
 
 /**
+ * The link's interface lost its carrier (cable pulled, modem off, the ISP's port down): the link is
+ * down now, without waiting for `downAfter` rounds. Its rounds bring it back up as usual. Pure; no
+ * event when it was down already.
+ */
+export function carrierLost(health: LinkHealth, iface: string, nowMs: number): HealthStepResult {
+  if (health.state === "down") return { health, event: null };
+  const metrics = { ...health.metrics, passStreak: 0 };
+  const next: LinkHealth = { ...health, state: "down", since: nowMs, passStreak: 0, qualityBadStreak: 0, qualityGoodStreak: 0, metrics };
+  return {
+    health: next,
+    event: { link: health.link, from: health.state, to: "down", at: nowMs, previousSince: health.since, reason: `carrier lost on ${iface} (cable, modem or the ISP's port)`, metrics },
+  };
+}
+
+/**
  * Feed one finished round. Pure: returns the new health and the transition it caused, if any.
  * `params` must be valid ({@link checkHealthParams}).
  */

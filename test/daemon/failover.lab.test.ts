@@ -136,6 +136,15 @@ describeLab("link monitoring and route failover (wanctl run in the lab)", () => 
     expect(await lab.defaultRouteLink()).toBe("wan1");
   });
 
+  test("pulling wan1's cable fails over on the carrier, without waiting for probe rounds; plugged back, it fails back after the hold-down", async () => {
+    await lab.unplug("wan1");
+    const status = await waitActive("wan2", "failover on the carrier");
+    expect(status.links.find((l) => l.name === "wan1")!.reason).toBe("carrier lost on wan1 (cable, modem or the ISP's port)");
+    expect(status.lastSwitch).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true });
+    await lab.plug("wan1");
+    await waitActive("wan1", "failback after the cable is back", 20_000);
+  });
+
   test("a pin survives and wins; auto gives control back", async () => {
     const pin = (args: string[]) => lab.run("office", [process.execPath, wanctlBin, ...args, "--config", configFile]);
     await pin(["use", "wan2"]);

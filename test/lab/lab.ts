@@ -67,6 +67,9 @@ export interface Lab {
   cut(link: LinkId): Promise<void>;
   heal(link: LinkId): Promise<void>;
   isCut(link: LinkId): Promise<boolean>;
+  /** The cable between the office and the ISP is pulled: the office's interface loses its carrier. */
+  unplug(link: LinkId): Promise<void>;
+  plug(link: LinkId): Promise<void>;
   /** Loss (and, with netem, delay/jitter) at the link's ISP, both directions. Replaces any previous one. */
   impair(link: LinkId, imp: Impairment): Promise<void>;
   clear(link: LinkId): Promise<void>;
@@ -224,6 +227,16 @@ class LabImpl implements Lab {
   async heal(link: LinkId): Promise<void> {
     this.assertUp("heal");
     await links.heal(this.names, link);
+  }
+
+  async unplug(link: LinkId): Promise<void> {
+    this.assertUp("unplug");
+    await links.unplug(this.names, link);
+  }
+
+  async plug(link: LinkId): Promise<void> {
+    this.assertUp("plug");
+    await links.plug(this.names, link);
   }
 
   isCut(link: LinkId): Promise<boolean> {

@@ -75,6 +75,16 @@ export async function cut(names: LabNames, link: LinkId): Promise<void> {
   await run(ip(names.ns[u.isp], "link", "set", IFACES[u.isp].up, "down"));
 }
 
+/** The cable between the office and the ISP is pulled: the office's interface loses its carrier. */
+export async function unplug(names: LabNames, link: LinkId): Promise<void> {
+  await run(ip(names.ns[uplink(link).isp], "link", "set", IFACES[uplink(link).isp].cust, "down"));
+}
+
+/** Undo unplug(): the carrier comes back (the office keeps its address and its routes). */
+export async function plug(names: LabNames, link: LinkId): Promise<void> {
+  await run(ip(names.ns[uplink(link).isp], "link", "set", IFACES[uplink(link).isp].cust, "up"));
+}
+
 /** Undo cut(): uplink up, and the routes the kernel dropped with it back. Idempotent. */
 export async function heal(names: LabNames, link: LinkId): Promise<void> {
   const u = uplink(link);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  carrierLost,
   checkHealthParams,
   computeMetrics,
   createLinkHealth,
@@ -425,5 +426,20 @@ describe("checkHealthParams", () => {
     expect(checkHealthParams({ ...P, quorum: 4 }, 3)).toEqual([
       "quorum 4 is more than the 3 targets: every round would fail",
     ]);
+  });
+});
+
+describe("carrier lost", () => {
+  it("an up link is down at once, with the reason; a down one stays as it is; its rounds bring it back", () => {
+    let h = createLinkHealth("wan1", 0);
+    for (let t = 1; t <= DEFAULT_HEALTH_PARAMS.upAfter; t++) h = recordRound(h, [{ target: "a", ok: true, rttMs: 5 }], t * 350, DEFAULT_HEALTH_PARAMS).health;
+    expect(h.state).toBe("up");
+    const lost = carrierLost(h, "eth1", 5_000);
+    expect(lost.health).toMatchObject({ state: "down", since: 5_000, passStreak: 0 });
+    expect(lost.event).toMatchObject({ from: "up", to: "down", at: 5_000, reason: "carrier lost on eth1 (cable, modem or the ISP's port)" });
+    expect(carrierLost(lost.health, "eth1", 6_000)).toEqual({ health: lost.health, event: null });
+    let back = lost.health;
+    for (let t = 1; t <= DEFAULT_HEALTH_PARAMS.upAfter; t++) back = recordRound(back, [{ target: "a", ok: true, rttMs: 5 }], 6_000 + t * 350, DEFAULT_HEALTH_PARAMS).health;
+    expect(back.state).toBe("up");
   });
 });
