@@ -17,6 +17,7 @@ import { controlSocket, startControlServer, type ControlServer } from "./control
 import { drillAlert, runDrill, type DrillReport } from "./drill.js";
 import { writeStatus, type DaemonStatus } from "./status-file.js";
 import { buildStatus } from "./status-view.js";
+import { fanOut, type DaemonObserver } from "./observer.js";
 
 export interface DaemonDeps {
   route: RouteBackend;
@@ -35,6 +36,8 @@ export interface DaemonDeps {
   /** Where alerts go; none when no channel is configured. */
   alerts?: AlertSink;
   now?: () => number;
+  /** Who watches the daemon (metrics, history, status page, systemd); they never change what it does. */
+  observers?: DaemonObserver[];
 }
 
 /** A link whose routing cannot be prepared (no address yet) is tried again after this long. */
@@ -87,6 +90,7 @@ export class Daemon {
   private readonly boundAddress = new Map<string, string>();
   private readonly startedAt: string;
   private stoppedAt: string | undefined;
+  private readonly observe: Required<DaemonObserver>;
 
   constructor(
     private readonly config: Config,
@@ -96,6 +100,7 @@ export class Daemon {
     this.params = healthParams(config);
     this.policy = deciderPolicy(config);
     this.startedAt = new Date(this.now()).toISOString();
+    this.observe = fanOut(deps.observers ?? [], deps.logger);
     const primaryLink = [...config.links].sort((a, b) => a.priority - b.priority)[0]!.name;
     this.switcher = new Switcher({
       stateDir: config.stateDir,
@@ -106,6 +111,9 @@ export class Daemon {
       now: this.now,
       onRepair: (report) => {
         this.lastReport = report;
+        // --- observers
+        this.observe.switched(report, "repair");
+        // ---
         if (!report.ok) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
         this.writeStatus();
       },
@@ -155,6 +163,9 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    // --- observers
+    await this.observe.stopping();
+    // ---
     this.drillSchedule?.stop();
     await this.control?.close();
     clearInterval(this.statusTimer);
@@ -207,6 +218,9 @@ export class Daemon {
     if (!current) return;
     const { health, event } = recordRound(current, results, at, this.params);
     this.health.set(link, health);
+    // --- observers
+    this.observe.round(link, results, health, at);
+    // ---
     if (event) {
       this.lastReason.set(link, event.reason);
       const level = event.to === "down" ? "warn" : "info";
@@ -279,6 +293,9 @@ export class Daemon {
     const report = await finished;
     if (this.inProgress === inProgress) this.inProgress = null;
     this.lastReport = report;
+    // --- observers
+    this.observe.switched(report, this.drilling ? "drill" : "decision");
+    // ---
     if (options.alert !== false) this.deps.alerts?.enqueue(alertFromReport(report, linkFigures(this.health.values()), Date.parse(report.startedAt)));
     logger[report.ok ? "info" : "error"]({ report }, `${report.kind} to ${report.to} ${report.ok ? "done" : "FAILED"} in ${report.durationMs} ms`);
     this.writeStatus();
@@ -291,7 +308,7 @@ export class Daemon {
    * in a state to prove anything (a link down, a switch running, steps pending, a pin).
    */
   async drill(): Promise<DrillReport> {
-    return runDrill({
+    const report = await runDrill({
       now: this.now,
       logger: this.deps.logger,
       links: this.config.links,
@@ -307,6 +324,10 @@ export class Daemon {
         if (this.config.drills.notify) this.deps.alerts?.enqueue(drillAlert(report, linkFigures(this.health.values())));
       },
     });
+    // --- observers
+    this.observe.drilled(report);
+    // ---
+    return report;
   }
 
   /**
@@ -346,7 +367,11 @@ export class Daemon {
 
   private writeStatus(): void {
     try {
-      writeStatus(this.config.stateDir, this.status());
+      const status = this.status();
+      // --- observers
+      this.observe.status(status);
+      // ---
+      writeStatus(this.config.stateDir, status);
     } catch (error) {
       this.deps.logger.error({ err: (error as Error).message }, `cannot write the status file: ${(error as Error).message}`);
     }
