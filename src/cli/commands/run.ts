@@ -2,6 +2,8 @@
 import { composeDaemon } from "../../daemon/compose.js";
 import { Daemon } from "../../daemon/daemon.js";
 import { createLogger } from "../../log.js";
+import { opsObservers } from "../../ops/index.js";
+import { packageVersion } from "../version.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadConfigForCommand } from "./load.js";
@@ -10,7 +12,9 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
   const { config, warnings } = loadConfigForCommand(file, io);
   const logger = createLogger({ level: config.log.level });
   for (const warning of warnings) logger.warn(warning);
-  const daemon = new Daemon(config, composeDaemon(config, logger));
+  const deps = composeDaemon(config, logger);
+  const observers = await opsObservers(config, logger, { version: packageVersion() });
+  const daemon = new Daemon(config, { ...deps, observers });
   try {
     await daemon.start();
   } catch (error) {
