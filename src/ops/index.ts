@@ -8,6 +8,7 @@ import type { DaemonObserver } from "../daemon/observer.js";
 import type { DaemonStatus } from "../daemon/status-file.js";
 import type { Logger } from "../log.js";
 import type { TrunkState } from "./metrics.js";
+import { systemdNotifier } from "./systemd.js";
 
 export interface OpsOptions {
   /** Each trunk's registration as last polled from the PBX, when there is one. */
@@ -88,7 +89,9 @@ export async function httpObservers(config: Config, logger: Logger, options: Ops
   ];
 }
 
-/** Every observer the config asks for. */
+/** Every observer the config (and systemd) asks for. */
 export async function opsObservers(config: Config, logger: Logger, options: OpsOptions = {}): Promise<DaemonObserver[]> {
-  return config.http.enabled ? httpObservers(config, logger, options) : [];
+  const { upAfter, downAfter } = config.monitor;
+  const systemd = systemdNotifier(options.env ?? process.env, { links: config.links.map((l) => l.name), judgedAfterRounds: Math.max(upAfter, downAfter), logger });
+  return [...(systemd ? [systemd] : []), ...(config.http.enabled ? await httpObservers(config, logger, options) : [])];
 }

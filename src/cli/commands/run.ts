@@ -23,6 +23,9 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
     return ExitCode.failure;
   }
   logger.info({ config: file, links: config.links.map((l) => l.name) }, `wanctl running with ${file}`);
+  // systemd's ExecReload sends SIGHUP, whose default would end the process. Until the config is
+  // reloaded in place, say so and keep running.
+  process.on("SIGHUP", () => logger.warn("SIGHUP: reloading the config is not supported yet; restart wanctl to apply a changed config"));
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
