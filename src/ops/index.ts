@@ -1,18 +1,18 @@
 // The operations side of `wanctl run`, built from the config as daemon observers: the history,
 // Prometheus metrics and the status page on http.listen (loaded only when http.enabled), and
 // systemd's readiness, status line and watchdog (only under systemd).
+import type { Pbx } from "../asterisk/pbx/index.js";
 import type { Config } from "../config/schema/index.js";
 import { parseListen } from "../config/schema/http.js";
 import { readSecret } from "../config/secrets.js";
 import type { DaemonObserver } from "../daemon/observer.js";
 import type { DaemonStatus } from "../daemon/status-file.js";
 import type { Logger } from "../log.js";
-import type { TrunkState } from "./metrics.js";
 import { systemdNotifier } from "./systemd.js";
 
 export interface OpsOptions {
-  /** Each trunk's registration as last polled from the PBX, when there is one. */
-  trunks?: () => readonly TrunkState[];
+  /** The PBX, whose trunks' registrations the metrics and the page show. */
+  pbx?: Pick<Pbx, "registrations">;
   env?: NodeJS.ProcessEnv;
   version?: string;
 }
@@ -20,13 +20,18 @@ export interface OpsOptions {
 /** The http.listen part: history, metrics, the page. A listener that cannot open is logged: failover matters more. */
 export async function httpObservers(config: Config, logger: Logger, options: OpsOptions = {}): Promise<DaemonObserver[]> {
   const env = options.env ?? process.env;
-  const [{ History }, { OpsMetrics }, { startOpsServer }, { statusJson }, { ddnsStatus }] = await Promise.all([
+  const [{ History }, { OpsMetrics }, { startOpsServer }, { statusJson }, { ddnsStatus }, { TrunkPoller }] = await Promise.all([
     import("./history.js"),
     import("./metrics.js"),
     import("./server.js"),
     import("../cli/commands/status.js"),
     import("../ddns/index.js"),
+    import("./trunks.js"),
   ]);
+  const pbx = options.pbx;
+  const poller = pbx ? new TrunkPoller(() => pbx.registrations(), logger) : undefined;
+  poller?.start();
+  const trunks = poller ? () => poller.current() : undefined;
   const links = config.links.map((l) => l.name);
   const history = new History({ stateDir: config.stateDir, links, logger });
   await history.start();
@@ -34,7 +39,7 @@ export async function httpObservers(config: Config, logger: Logger, options: Ops
   const metrics = new OpsMetrics(config, {
     dnsRecords,
     lastDrill: () => history.lastDrill(),
-    ...(options.trunks ? { trunks: options.trunks } : {}),
+    ...(trunks ? { trunks } : {}),
     ...(options.version ? { version: options.version } : {}),
   });
   let latest: DaemonStatus | undefined;
@@ -65,7 +70,7 @@ export async function httpObservers(config: Config, logger: Logger, options: Ops
           switches: history.switchesSince(now - minutes * 60_000).map(({ at, kind, from, to, ok }) => ({ at, kind, from, to, ok })),
         };
       },
-      activity: () => ({ switches: history.lastSwitches(20), drill: history.lastDrill() ?? null, trunks: options.trunks?.() ?? null }),
+      activity: () => ({ switches: history.lastSwitches(20), drill: history.lastDrill() ?? null, trunks: trunks?.() ?? null }),
     },
   }).then(
     (server) => {
@@ -80,6 +85,7 @@ export async function httpObservers(config: Config, logger: Logger, options: Ops
   return [
     history,
     metrics,
+    ...(poller ? [poller] : []),
     {
       status: (status) => {
         latest = status;

@@ -146,7 +146,8 @@ describe("the http side of wanctl run, with a daemon", () => {
       });
     const configFile = writeTemp("c.json", configText);
     const config = parseConfigText(configText, configFile);
-    observers = await httpObservers(config, quiet, { env: {}, trunks: () => [{ name: "itsp", registered: true, expirySeconds: 120 }] });
+    const pbx = { registrations: async () => ({ ok: true, durationMs: 1, detail: "itsp Registered", data: { trunks: [{ name: "itsp", status: "Registered", registered: true, expirySeconds: 120 }] } }) };
+    observers = await httpObservers(config, quiet, { env: {}, pbx });
     let active = "wan1";
     let wan1Answers = true;
     const route: RouteBackend = {

@@ -19,7 +19,7 @@ import { applyChanges, findSection, planChanges, readConfigFile, type SectionCha
 import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
 import { waitRegistered } from "./trunk-wait.js";
-import type { ExternalAddressData, PbxResult, RegisterTrunksOptions, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunksData, TrunkStatus } from "./types.js";
+import type { ExternalAddressData, PbxResult, RegisterTrunksOptions, RegistrationState, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunksData, TrunkStatus } from "./types.js";
 
 export interface RegisterLine {
   /** `user@host:port/extension`: names the line without its secret. */
@@ -149,6 +149,19 @@ export class ChanSipPbx extends AmiPbx {
       if (saved.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for chan_sip`);
       const byKey = new Map(saved.registers.map((r) => [r.key, r.expiry]));
       return this.#trunks(startedAt, (key) => (byKey.has(key) ? byKey.get(key)! : undefined), saved);
+    });
+  }
+
+  registrations(): Promise<PbxResult<{ trunks: RegistrationState[] }>> {
+    return this.run("reading the trunks' registrations", this.operationTimeoutMs, async () => {
+      const registry = await this.client.list("SIPshowregistry");
+      const trunks = registry.items
+        .filter((e) => e.event.toLowerCase() === "registryentry")
+        .map((e) => {
+          const status = (e.fields.get("State") ?? "").trim();
+          return { name: `${(e.fields.get("Username") ?? "").trim()}@${(e.fields.get("Host") ?? "").trim()}`, status, registered: status === "Registered", expirySeconds: null };
+        });
+      return { ok: true, detail: trunks.map((t) => `${t.name} ${t.status}`).join(", ") || "no register => lines", data: { trunks } };
     });
   }
 

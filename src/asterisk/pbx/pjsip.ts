@@ -25,6 +25,7 @@ import type {
   ExternalAddressTarget,
   PbxResult,
   RegisterTrunksOptions,
+  RegistrationState,
   SavedExternalAddress,
   SavedTrunkSettings,
   TrunkReport,
@@ -183,6 +184,16 @@ export class PjsipPbx extends AmiPbx {
         return s ? { expiration: s.expiration, max_random_initial_delay: s.max_random_initial_delay } : null;
       };
       return this.#trunks(startedAt, plan, saved);
+    });
+  }
+
+  registrations(): Promise<PbxResult<{ trunks: RegistrationState[] }>> {
+    return this.run("reading the trunks' registrations", this.operationTimeoutMs, async () => {
+      const configured = this.config.pjsip?.registrations ?? "auto";
+      const listed = await this.#listRegistrations();
+      const wanted = configured === "auto" ? listed : listed.filter((r) => configured.includes(r.name));
+      const trunks = wanted.map((r) => ({ name: r.name, status: r.status, registered: r.status === "Registered", expirySeconds: /^\d+$/.test(r.expiration) ? Number(r.expiration) : null }));
+      return { ok: true, detail: trunks.map((t) => `${t.name} ${t.status}`).join(", ") || "no outbound registrations", data: { trunks } };
     });
   }
 

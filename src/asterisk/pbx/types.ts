@@ -135,6 +135,17 @@ export interface RegisterTrunksOptions {
   readonly onSaved?: (saved: SavedTrunkSettings) => void;
 }
 
+/** A trunk's outbound registration as Asterisk lists it now. */
+export interface RegistrationState {
+  /** Registration name (PJSIP) or `user@host` (chan_sip; never the password). */
+  readonly name: string;
+  /** Asterisk's word for it: Registered, Unregistered, Rejected, Request Sent, ... */
+  readonly status: string;
+  readonly registered: boolean;
+  /** PJSIP: the registration's Expiration; chan_sip: null (the registry lists only the refresh). */
+  readonly expirySeconds: number | null;
+}
+
 // --- calls and health ----------------------------------------------------------------------------------
 
 export interface ActiveCallsData {
@@ -170,6 +181,8 @@ export interface Pbx {
   /** Put the saved expiry settings back and re-register, waiting until each trunk is Registered. */
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>>;
   activeCalls(): Promise<PbxResult<ActiveCallsData>>;
+  /** Each managed trunk's registration now (read only: for metrics and the status page). */
+  registrations(): Promise<PbxResult<{ readonly trunks: readonly RegistrationState[] }>>;
   /** AMI Ping + versions, and ARI's /asterisk/info when configured. */
   health(): Promise<PbxResult<HealthData>>;
   /** Log off and close the AMI connection. */

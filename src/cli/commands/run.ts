@@ -12,8 +12,8 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
   const { config, warnings } = loadConfigForCommand(file, io);
   const logger = createLogger({ level: config.log.level });
   for (const warning of warnings) logger.warn(warning);
-  const deps = composeDaemon(config, logger);
-  const observers = await opsObservers(config, logger, { version: packageVersion() });
+  const { pbx, ...deps } = composeDaemon(config, logger);
+  const observers = await opsObservers(config, logger, { version: packageVersion(), ...(pbx ? { pbx } : {}) });
   const daemon = new Daemon(config, { ...deps, observers });
   try {
     await daemon.start();
