@@ -44,7 +44,8 @@ export function statusLine(status: DaemonStatus): string {
   if (status.links.every((l) => l.state === "down")) parts.push("ALL LINKS DOWN");
   if (status.pending) parts.push(`NOT DONE on ${status.pending.link}: ${status.pending.steps.join(", ")}`);
   const last = status.lastSwitch;
-  parts.push(last ? `last switch ${last.kind} ${last.from ?? "none"} → ${last.to} at ${localTime(last.startedAt)}${last.ok ? "" : " (FAILED)"}` : "no switch since start");
+  if (status.switching) parts.push(`switching ${status.switching.from ?? "none"} → ${status.switching.to}`);
+  else parts.push(last ? `last switch ${last.kind} ${last.from ?? "none"} → ${last.to} at ${localTime(last.startedAt)}${last.ok ? "" : " (FAILED)"}` : "no switch since start");
   return parts.join("; ");
 }
 

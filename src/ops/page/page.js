@@ -235,7 +235,8 @@ function switchMarks(getSwitches) {
           ctx.save();
           ctx.font = `${Math.round(11 * ratio)}px system-ui, sans-serif`;
           ctx.textBaseline = "top";
-          getSwitches().forEach((sw, index) => {
+          let lastLabel = -Infinity;
+          getSwitches().forEach((sw) => {
             const x = Math.round(u.valToPos(sw.at / 1000, "x", true));
             if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             const color = sw.ok ? "#6b7280" : "#c62828";
@@ -247,8 +248,10 @@ function switchMarks(getSwitches) {
             ctx.moveTo(x + 0.5, top);
             ctx.lineTo(x + 0.5, top + height);
             ctx.stroke();
-            // Switches close together: their labels take turns on two lines.
-            ctx.fillText(`→${sw.to}`, x + 3 * ratio, top + (2 + (index % 2) * 13) * ratio);
+            // Switches close together get a line each but share one label (the first's).
+            if (x - lastLabel < 44 * ratio) return;
+            lastLabel = x;
+            ctx.fillText(`→${sw.to}`, x + 3 * ratio, top + 2 * ratio);
           });
           ctx.restore();
         },
@@ -275,6 +278,11 @@ function drawChart(id, history, field, unit, minMax) {
   const links = history.links;
   const first = history.series[links[0]];
   const data = [first ? first.t : [], ...links.map((l) => (history.series[l] ? history.series[l][field] : []))];
+  // What the chart holds, for whoever checks it without reading pixels: points drawn, the newest.
+  const points = data.slice(1).reduce((n, ys) => n + ys.filter((v) => v !== null).length, 0);
+  const newest = data[0].filter((_, i) => data.slice(1).some((ys) => ys[i] !== null)).at(-1);
+  container.dataset.points = String(points);
+  container.dataset.newest = newest ? new Date(newest * 1000).toISOString() : "";
   const key = `${links.join(",")}`;
   const existing = charts[id];
   if (existing && existing.key === key) {
