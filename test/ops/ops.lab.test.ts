@@ -85,6 +85,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
     const lab = useLab();
     let dir = "";
     let stateDir = "";
+    let configFile = "";
     let daemon: LabProcess;
     let prometheus: LabProcess;
     let listener: ChildProcess | undefined;
@@ -106,7 +107,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
         failover: { holdDownSeconds: 600 },
         http: { listen: LISTEN, auth: { token: TOKEN, username: USER, password: PASSWORD } },
       };
-      const configFile = join(dir, "config.json");
+      configFile = join(dir, "config.json");
       writeFileSync(configFile, JSON.stringify(config, null, 2));
       chmodSync(configFile, 0o600);
       // As systemd starts it: a notify socket, and the watchdog on (3 s, fed every second).
@@ -153,6 +154,13 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
       await eventually("both links up in Prometheus", async () => ((await query("wanctl_link_up == 1")).length === 2 ? true : undefined));
       expect((await query('up{job="wanctl"}'))[0]?.value[1]).toBe("1");
 
+      // A drill first (wanctl test): to wan2 and back, both legs counted as drill switches.
+      const drill = await lab.exec("office", [process.execPath, wanctlBin, "test", "--config", configFile], { timeoutMs: 30_000 });
+      expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+      await eventually("the drill in Prometheus", async () => ((await query("wanctl_drill_last_success == 1")).length === 1 ? true : undefined));
+      expect((await query('wanctl_switches_total{kind="drill",from="wan1",to="wan2",result="ok"}'))[0]?.value[1]).toBe("1");
+      expect(await query("WanctlDrillTooOld")).toEqual([]);
+
       await lab.cut("wan1");
       await waitForStatus(stateDir, "failover to wan2", (s) => switchedTo(s, "wan2"), 15_000, daemon);
       const switched = await eventually("the switch in Prometheus", async () => {
@@ -162,7 +170,8 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
       expect(switched.metric).toMatchObject({ job: "wanctl", instance: LISTEN });
       expect((await query('wanctl_link_active{link="wan2"}'))[0]?.value[1]).toBe("1");
       expect((await query('wanctl_link_state{link="wan1",state="down"}'))[0]?.value[1]).toBe("1");
-      expect((await query('wanctl_switch_step_duration_seconds_count{step="route",result="ok"}'))[0]?.value[1]).toBe("1");
+      // The route step of each drill leg and of the failover.
+      expect((await query('wanctl_switch_step_duration_seconds_count{step="route",result="ok"}'))[0]?.value[1]).toBe("3");
       // wan1 was up, then down: the scrapes across the cut.
       expect((await query('max_over_time(wanctl_link_up{link="wan1"}[1m])'))[0]?.value[1]).toBe("1");
       expect((await query('min_over_time(wanctl_link_up{link="wan1"}[1m])'))[0]?.value[1]).toBe("0");
@@ -174,7 +183,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
       expect(alerts[0]?.metric.alertstate).toBe("pending");
       expect(await query('ALERTS{alertname="WanctlSwitchFailed"}')).toEqual([]);
       // And systemd's status line followed.
-      expect(await received((t) => t.startsWith("STATUS=on wan2") && t.includes("last switch"))).toMatch(/^STATUS=on wan2; wan1 down; last switch failover wan1 → wan2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      expect(await received((t) => t.startsWith("STATUS=on wan2; wan1 down; last switch"))).toMatch(/^STATUS=on wan2; wan1 down; last switch failover wan1 → wan2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     });
 
     test("the status page in a real Chromium shows the switch and graphs with data, without a console error", async () => {
@@ -215,8 +224,10 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
         expect(await latest.getAttribute("data-kind")).toBe("failover");
         expect(await latest.getAttribute("data-ok")).toBe("true");
         expect(await latest.locator(".steps .badge").allTextContents()).toEqual(["route", "conntrack"]);
-        // The earlier run's switches are there too: the history survived the restart.
-        expect(await page.locator("#switches details.switch").count()).toBe(3);
+        // The drill's two legs, and the earlier run's switches: the history survived the restart.
+        expect(await page.locator("#switches details.switch").count()).toBe(5);
+        expect(await page.locator("#switches details.switch").evaluateAll((all) => all.map((d) => d.getAttribute("data-kind")))).toEqual(["failover", "drill", "drill", "failback", "failover"]);
+        await page.locator("#drill .badge", { hasText: "passed" }).waitFor();
 
         // The graphs: the earlier run's three hours and this run's minutes.
         for (const chart of ["#loss-chart", "#latency-chart"]) {
