@@ -3,7 +3,7 @@
 // steps, and the last drills. Kept in <stateDir>/history.jsonl so it survives a restart.
 //
 // Small on a gateway's flash: a minute row is one short JSON line appended once a minute (about
-// 60 bytes a link); the file is rewritten (atomically) only about once a day, to drop what is older
+// 50 bytes a link); the file is rewritten (atomically) only about once a day, to drop what is older
 // than the 7 days kept. In memory each link is a ring of typed arrays addressed by the minute, so
 // its size is fixed whatever happens.
 //
@@ -63,6 +63,22 @@ export interface DrillEntry extends DrillSummary {
   to?: string;
   durationMs: number;
   notes: string[];
+}
+
+/**
+ * A minute row as a line of the file: a plain array, about 50 bytes (an object's keys would more
+ * than double it): ["m", minute, link, sent, lost, rttMs, rttMaxMs, jitterMs, state].
+ */
+export function minuteLine(row: MinuteRow): string {
+  return JSON.stringify(["m", row.minute, row.link, row.sent, row.lost, row.rttMs, row.rttMaxMs, row.jitterMs, row.state]);
+}
+
+function parseMinute(fields: unknown[]): MinuteRow | undefined {
+  const [minute, link, sent, lost, rttMs, rttMaxMs, jitterMs, state] = fields;
+  const numberOrNull = (v: unknown) => v === null || typeof v === "number";
+  if (typeof minute !== "number" || typeof link !== "string" || typeof sent !== "number" || typeof lost !== "number") return undefined;
+  if (!numberOrNull(rttMs) || !numberOrNull(rttMaxMs) || !numberOrNull(jitterMs) || !STATES.includes(state as LinkState)) return undefined;
+  return { minute, link, sent, lost, rttMs: rttMs as number | null, rttMaxMs: rttMaxMs as number | null, jitterMs: jitterMs as number | null, state: state as LinkState };
 }
 
 /** One link's minutes in a ring addressed by minute number: fixed size, gaps stay gaps. */
@@ -218,9 +234,9 @@ export class History implements DaemonObserver {
     for (const line of text.split("\n")) {
       if (!line) continue;
       try {
-        const [type, value] = JSON.parse(line) as [string, Record<string, unknown>];
-        if (type === "m" && typeof value.minute === "number" && typeof value.link === "string") {
-          const row = value as unknown as MinuteRow;
+        const [type, value, ...rest] = JSON.parse(line) as [string, Record<string, unknown>, ...unknown[]];
+        const row = type === "m" ? parseMinute([value, ...rest]) : undefined;
+        if (row) {
           this.oldestInFile = Math.min(this.oldestInFile, row.minute);
           if (row.minute >= oldest) this.rings.get(row.link)?.put(row);
         } else if (type === "s" && typeof value.at === "number" && Array.isArray(value.steps)) this.switches.push(value as unknown as SwitchEntry);
@@ -353,13 +369,17 @@ export class History implements DaemonObserver {
     for (const row of rows) this.rings.get(row.link)?.put(row);
     if (rows.length) {
       this.oldestInFile = Math.min(this.oldestInFile, ...rows.map((r) => r.minute));
-      this.append(rows.map((row) => ["m", row]));
+      this.queueText(rows.map(minuteLine));
     }
     if (this.minuteOf(this.now()) - this.oldestInFile > REWRITE_AFTER_MINUTES) this.queue(() => this.rewrite());
   }
 
   private append(lines: [string, unknown][]): void {
-    const text = lines.map((line) => JSON.stringify(line)).join("\n") + "\n";
+    this.queueText(lines.map((line) => JSON.stringify(line)));
+  }
+
+  private queueText(lines: string[]): void {
+    const text = lines.join("\n") + "\n";
     this.queue(() => appendFile(this.file, text, { mode: 0o600 }));
   }
 
@@ -383,7 +403,7 @@ export class History implements DaemonObserver {
     for (const [link, ring] of this.rings) {
       for (let m = oldest; m <= this.minuteOf(this.now()); m++) {
         const row = ring.get(m, link);
-        if (row) lines.push(JSON.stringify(["m", row]));
+        if (row) lines.push(minuteLine(row));
       }
     }
     for (const s of this.switches) lines.push(JSON.stringify(["s", s]));

@@ -54,8 +54,9 @@ function seedHistory(stateDir: string, now: number): void {
   for (let m = minute - 180; m <= minute - 3; m++) {
     const wave = Math.sin(m / 9);
     const outage = m >= minute - 125 && m < minute - 118;
-    lines.push(JSON.stringify(["m", { minute: m, link: "wan1", sent: 684, lost: outage ? 684 : Math.round(2 + 2 * wave), rttMs: outage ? null : Math.round((11 + wave) * 100) / 100, rttMaxMs: outage ? null : 19, jitterMs: outage ? null : 1.2, state: outage ? "down" : "up" }]));
-    lines.push(JSON.stringify(["m", { minute: m, link: "wan2", sent: 684, lost: Math.round(8 + 6 * wave), rttMs: Math.round((41 + 4 * wave) * 100) / 100, rttMaxMs: 70, jitterMs: 5.5, state: "up" }]));
+    // ["m", minute, link, sent, lost, median RTT, highest RTT, jitter, worst state]
+    lines.push(JSON.stringify(["m", m, "wan1", 684, outage ? 684 : Math.round(2 + 2 * wave), outage ? null : Math.round((11 + wave) * 100) / 100, outage ? null : 19, outage ? null : 1.2, outage ? "down" : "up"]));
+    lines.push(JSON.stringify(["m", m, "wan2", 684, Math.round(8 + 6 * wave), Math.round((41 + 4 * wave) * 100) / 100, 70, 5.5, "up"]));
   }
   const at = (minutesAgo: number) => (minute - minutesAgo) * 60_000 + 7_000;
   const step = (name: string, start: number, ms: number, detail: string) => ({ step: name, ok: true, durationMs: ms, startMs: start, detail });
