@@ -1,7 +1,6 @@
 // The daemon's observer interface, as metrics, history, the status page and systemd rely on it:
 // every round, every switch with its origin, every drill, every status, and the stop; an observer
 // that throws disturbs nothing. Fake probes and route, real timers at a short interval, bounded waits.
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
@@ -9,13 +8,13 @@ import type { DrillReport } from "../../src/daemon/drill.js";
 import { fanOut, type DaemonObserver, type SwitchOrigin } from "../../src/daemon/observer.js";
 import type { FailoverReport } from "../../src/daemon/report.js";
 import type { DaemonStatus } from "../../src/daemon/status-file.js";
-import { createLogger } from "../../src/log.js";
 import type { LinkHealth } from "../../src/wan/health.js";
 import type { ProbeResult } from "../../src/wan/probes/types.js";
 import type { RouteBackend } from "../../src/wan/route/backend.js";
 import { minimalConfig, tempDir } from "../config/fixtures.js";
+import { quietLogger, recordingLogger } from "../ops/fixtures.js";
 
-const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+const quiet = quietLogger();
 
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -158,14 +157,12 @@ describe("daemon observers", () => {
 });
 
 test("a broken observer is logged once per event, and the others still hear every event", async () => {
-  const lines: string[] = [];
-  const logger = createLogger({ pretty: false, level: "info", destination: new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) as never });
+  const { lines, logger } = recordingLogger();
   const seen = new Recorder();
   const all = fanOut([broken, seen], logger);
   for (let i = 0; i < 3; i++) all.status({ active: "wan1" } as DaemonStatus);
   await all.stopping();
   expect(seen.statuses).toHaveLength(3);
   expect(seen.stopped).toBe(1);
-  const complaints = lines.map((l) => JSON.parse(l).msg as string);
-  expect(complaints).toEqual(["an observer failed on status: broken status", "an observer failed on stopping: broken stopping"]);
+  expect(lines).toEqual(["an observer failed on status: broken status", "an observer failed on stopping: broken stopping"]);
 });

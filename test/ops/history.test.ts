@@ -2,27 +2,20 @@
 // kept in the state directory across a restart, bounded to 7 days, and a damaged file survived.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, test } from "vitest";
 import type { FailoverReport } from "../../src/daemon/report.js";
-import { createLogger } from "../../src/log.js";
 import { History, HISTORY_FILE } from "../../src/ops/history.js";
 import type { LinkHealth, LinkState } from "../../src/wan/health.js";
 import { tempDir } from "../config/fixtures.js";
+import { recordingLogger } from "./fixtures.js";
 
 const MINUTE = 60_000;
 /** A whole minute, so that rounds land in known minutes. */
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 
-function recorder() {
-  const lines: string[] = [];
-  const logger = createLogger({ pretty: false, level: "info", destination: new Writable({ write: (chunk, _e, done) => (lines.push(JSON.parse(String(chunk)).msg), done()) }) as never });
-  return { lines, logger };
-}
-
 const health = (state: LinkState) => ({ state }) as LinkHealth;
 
-function history(stateDir: string, clock: { now: number }, logger = recorder().logger) {
+function history(stateDir: string, clock: { now: number }, logger = recordingLogger().logger) {
   return new History({ stateDir, links: ["wan1", "wan2"], logger, now: () => clock.now });
 }
 
@@ -137,7 +130,7 @@ describe("history", () => {
     const file = join(stateDir, HISTORY_FILE);
     const good = JSON.stringify(["s", { at: T0, kind: "failover", from: "wan1", to: "wan2", ok: true, durationMs: 1, reason: "r", steps: [] }]);
     writeFileSync(file, `${good}\n["m",1,"wan1",684,3,5,6,1,"up"]\n["m",2,"wan1",684,3,5,"six",1,"up"]\n["m",3,"wan1",6`);
-    const { lines, logger } = recorder();
+    const { lines, logger } = recordingLogger();
     const h = history(stateDir, { now: T0 + MINUTE }, logger);
     await h.start();
     h.drilled({ ok: false, refused: "a link is down", startedAt: new Date(T0).toISOString(), durationMs: 0, notes: [] });
@@ -152,7 +145,7 @@ describe("history", () => {
     const stateDir = tempDir();
     // A directory where the file should be: every append fails.
     appendFileSync(join(stateDir, "x"), "");
-    const { lines, logger } = recorder();
+    const { lines, logger } = recordingLogger();
     const h = new History({ stateDir: join(stateDir, "x"), links: ["wan1"], logger, now: () => T0 });
     await h.start();
     h.switched(report(T0), "decision");

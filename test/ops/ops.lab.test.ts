@@ -3,17 +3,16 @@
 // scrapes the metrics and its API shows the switch; a real Chromium on the LAN shows the switch on
 // the status page with graphs that have data, with no console error, and leaves screenshots in
 // test-artifacts/. Scratch files (config, state, Prometheus' data) are always removed.
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium, type Browser, type ConsoleMessage } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import type { Lab, LabNode, LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { labConfig } from "../lab/wanctl-config.js";
+import { listenNotifySocket, type NotifySocket } from "./fixtures.js";
 import { describeWithTools, toolPath } from "./tools.js";
 
 const TOKEN = "lab-prometheus-t0ken";
@@ -66,21 +65,6 @@ function seedHistory(stateDir: string, now: number): void {
   writeFileSync(join(stateDir, "history.jsonl"), `${lines.join("\n")}\n`);
 }
 
-// Prints every datagram sent to the notify socket as a JSON line; bounded by 120 s of silence.
-const NOTIFY_LISTENER = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(120)
-print(json.dumps("listening"), flush=True)
-while True:
-    try:
-        data = s.recv(65536)
-    except socket.timeout:
-        break
-    print(json.dumps(data.decode()), flush=True)
-`;
-
 describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "systemd-notify"], () => {
   describeLab("metrics, systemd and the status page of wanctl run, across a cut (lab)", () => {
     const lab = useLab();
@@ -89,19 +73,16 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
     let configFile = "";
     let daemon: LabProcess;
     let prometheus: LabProcess;
-    let listener: ChildProcess | undefined;
+    let notify: NotifySocket | undefined;
     let browser: Browser | undefined;
-    const datagrams: string[] = [];
-    const received = (match: (text: string) => boolean) => eventually(`a datagram like ${match}`, async () => datagrams.find(match), 15_000);
+    const received = (match: (text: string) => boolean) => notify!.received(match);
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "wanctl-ops-lab-"));
       stateDir = join(dir, "state");
       seedHistory(stateDir, Date.now());
       const socket = join(dir, "notify.sock");
-      listener = spawn(toolPath("python3")!, ["-c", NOTIFY_LISTENER, socket], { stdio: ["ignore", "pipe", "inherit"] });
-      const listening = new Promise<void>((resolve) => createInterface({ input: listener!.stdout! }).on("line", (line) => (line === '"listening"' ? resolve() : datagrams.push(JSON.parse(line)))));
-      await listening;
+      notify = await listenNotifySocket(socket);
 
       const config = {
         ...labConfig(stateDir),
@@ -134,7 +115,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
       await browser?.close().catch(() => undefined);
       await prometheus?.stop().catch(() => undefined);
       await daemon?.stop().catch(() => undefined);
-      listener?.kill();
+      notify?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
@@ -148,7 +129,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
     test("systemd hears READY=1 once both links are judged, the status line, and the watchdog fed by the probe rounds", async () => {
       expect(await received((t) => t.includes("READY=1"))).toContain("READY=1");
       expect(await received((t) => t.startsWith("STATUS=on wan1; wan2 up"))).toMatch(/^STATUS=on wan1; wan2 up; no switch since start$/);
-      await eventually("two watchdog feeds", async () => (datagrams.filter((t) => t === "WATCHDOG=1").length >= 2 ? true : undefined), 10_000);
+      await eventually("two watchdog feeds", async () => (notify!.datagrams.filter((t) => t === "WATCHDOG=1").length >= 2 ? true : undefined), 10_000);
     });
 
     test("a real Prometheus scrapes wanctl across the cut, and its API shows the switch", async () => {

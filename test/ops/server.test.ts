@@ -3,20 +3,18 @@
 // daemon (fake probes and route): /api/status is `wanctl status --json`, the switch shows in the
 // metrics, the activity and the history, and no secret shows anywhere.
 import { createServer } from "node:net";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import type { DaemonObserver } from "../../src/daemon/observer.js";
-import { createLogger } from "../../src/log.js";
 import { httpObservers } from "../../src/ops/index.js";
 import { isAuthorized, startOpsServer, type OpsServer } from "../../src/ops/server.js";
 import type { RouteBackend } from "../../src/wan/route/backend.js";
 import { cli } from "../cli/run-cli.js";
 import { minimalConfig, tempDir, writeTemp } from "../config/fixtures.js";
-import { parseExposition } from "./fixtures.js";
+import { parseExposition, quietLogger } from "./fixtures.js";
 
-const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+const quiet = quietLogger();
 
 async function freePort(): Promise<number> {
   const server = createServer();

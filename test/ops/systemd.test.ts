@@ -1,19 +1,16 @@
 // systemd's notify protocol: when READY=1 goes out, what STATUS= says, how the probe rounds feed
 // the watchdog; then the real thing, systemd-notify sending to a unix datagram socket this test
 // listens on (python3, as Node has none), and the unit checked by systemd-analyze.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, test } from "vitest";
-import { createLogger } from "../../src/log.js";
 import { statusLine, systemdNotifier, SystemdNotifier, systemdNotifyCommand } from "../../src/ops/systemd.js";
 import type { LinkHealth, LinkState } from "../../src/wan/health.js";
 import { tempDir } from "../config/fixtures.js";
-import { failover, statusFixture } from "./fixtures.js";
+import { failover, listenNotifySocket, recordingLogger, quietLogger, statusFixture, type NotifySocket } from "./fixtures.js";
 import { describeWithTools } from "./tools.js";
 
-const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+const quiet = quietLogger();
 const health = (state: LinkState) => ({ state }) as LinkHealth;
 const ok = [{ target: "a", ok: true, rttMs: 1 }];
 
@@ -119,8 +116,7 @@ describe("systemd notify", () => {
   });
 
   test("a notifier that cannot send says so once, and the daemon goes on", async () => {
-    const lines: string[] = [];
-    const logger = createLogger({ pretty: false, level: "info", destination: new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c)).msg), done()) }) as never });
+    const { lines, logger } = recordingLogger();
     const notifier = new SystemdNotifier({ links: ["wan1"], judgedAfterRounds: 1, logger, send: systemdNotifyCommand({ NOTIFY_SOCKET: "/nonexistent" }, "/nonexistent/systemd-notify") });
     notifier.round("wan1", ok, health("up"));
     notifier.status(statusFixture());
@@ -129,69 +125,31 @@ describe("systemd notify", () => {
   });
 });
 
-// Binds a unix datagram socket and prints every datagram as a JSON line. recv() without room for
-// ancillary data drops the file descriptor systemd-notify's barrier sends, which closes it: that
-// is what tells systemd-notify the message was read. Bounded: it exits after 60 s of silence.
-const LISTENER = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(60)
-print(json.dumps("listening"), flush=True)
-while True:
-    try:
-        data = s.recv(65536)
-    except socket.timeout:
-        break
-    print(json.dumps(data.decode()), flush=True)
-`;
-
 describeWithTools("systemd notify, for real", ["python3", "systemd-notify", "systemd-analyze"], () => {
-  let listener: ChildProcess | undefined;
+  let socket: NotifySocket | undefined;
   afterEach(() => {
-    listener?.kill();
-    listener = undefined;
+    socket?.close();
+    socket = undefined;
   });
-
-  async function listen(path: string): Promise<{ next: (match: (text: string) => boolean) => Promise<string> }> {
-    listener = spawn("python3", ["-c", LISTENER, path], { stdio: ["ignore", "pipe", "inherit"] });
-    const received: string[] = [];
-    const waiters: (() => void)[] = [];
-    createInterface({ input: listener.stdout! }).on("line", (line) => {
-      received.push(JSON.parse(line));
-      for (const w of waiters.splice(0)) w();
-    });
-    const next = async (match: (text: string) => boolean) => {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const at = received.findIndex(match);
-        if (at >= 0) return received.splice(at, 1)[0]!;
-        if (Date.now() > deadline) throw new Error(`no such datagram; received: ${JSON.stringify(received)}`);
-        await new Promise<void>((resolve) => (waiters.push(resolve), setTimeout(resolve, 200)));
-      }
-    };
-    await next((t) => t === "listening");
-    return { next };
-  }
 
   test("READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 reach the notify socket as datagrams", async () => {
     const path = join(tempDir(), "notify.sock");
-    const socket = await listen(path);
+    socket = await listenNotifySocket(path);
     const clock = { now: 0 };
     const env = { ...process.env, NOTIFY_SOCKET: path, WATCHDOG_USEC: "3000000", WATCHDOG_PID: String(process.pid) };
     const notifier = systemdNotifier(env, { links: ["wan1", "wan2"], judgedAfterRounds: 5, logger: quiet, now: () => clock.now })!;
     notifier.status(statusFixture({ pending: null }));
     notifier.round("wan1", ok, health("up"));
     notifier.round("wan2", ok, health("up"));
-    expect(await socket.next((t) => t.includes("READY=1"))).toContain("READY=1");
+    expect(await socket!.received((t) => t.includes("READY=1"))).toContain("READY=1");
     clock.now = 1_500;
     notifier.round("wan1", ok, health("up"));
     notifier.round("wan2", ok, health("up"));
-    expect(await socket.next((t) => t.includes("WATCHDOG=1"))).toBe("WATCHDOG=1");
-    const status = await socket.next((t) => t.startsWith("STATUS="));
+    expect(await socket!.received((t) => t.includes("WATCHDOG=1"))).toBe("WATCHDOG=1");
+    const status = await socket!.received((t) => t.startsWith("STATUS="));
     expect(status).toBe(`STATUS=${statusLine(statusFixture({ pending: null }))}`);
     await notifier.stopping();
-    expect(await socket.next((t) => t.includes("STOPPING=1"))).toMatch(/STOPPING=1/);
+    expect(await socket!.received((t) => t.includes("STOPPING=1"))).toMatch(/STOPPING=1/);
   });
 
   test("systemd-analyze verify finds nothing wrong with systemd/wanctl.service", () => {

@@ -1,14 +1,12 @@
 // The trunks' registrations as the page and the metrics show them: polled, refreshed after a
 // switch, and not registered while Asterisk cannot be asked.
-import { Writable } from "node:stream";
 import { expect, test } from "vitest";
 import type { PbxResult, RegistrationState } from "../../src/asterisk/pbx/index.js";
-import { createLogger } from "../../src/log.js";
 import { TrunkPoller } from "../../src/ops/trunks.js";
+import { recordingLogger } from "./fixtures.js";
 
 test("polls, refreshes after a switch, and counts the trunks as not registered while Asterisk cannot be asked (said once)", async () => {
-  const lines: string[] = [];
-  const logger = createLogger({ pretty: false, level: "info", destination: new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c)).msg), done()) }) as never });
+  const { lines, logger } = recordingLogger();
   const answers: PbxResult<{ trunks: RegistrationState[] }>[] = [
     { ok: true, durationMs: 1, detail: "", data: { trunks: [{ name: "itsp", status: "Registered", registered: true, expirySeconds: 3600 }] } },
     { ok: true, durationMs: 1, detail: "", data: { trunks: [{ name: "itsp", status: "Registered", registered: true, expirySeconds: 120 }] } },
