@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 # iproute2/iptables/conntrack/ping: the lab and the Linux route backend.
 # bind9 + dnsutils: the authoritative DNS server for RFC 2136 tests. kamailio: the ITSP's registrar.
-# python3: the lab's echo responder that adds delay and jitter where the kernel has no netem.
-packages="iproute2 iptables conntrack iputils-ping procps python3 bind9 bind9-dnsutils kamailio"
+# python3: the lab's echo responder that adds delay and jitter where the kernel has no netem, and
+# the notify socket of the systemd tests. prometheus: promtool checks the alert rules, and a real
+# Prometheus scrapes wanctl in the lab. chromium: the status page in a real browser. systemd:
+# systemd-notify (how wanctl talks to systemd) and systemd-analyze (checks the unit).
+packages="iproute2 iptables conntrack iputils-ping procps python3 bind9 bind9-dnsutils kamailio prometheus chromium systemd"
 
 missing=""
 for p in $packages; do

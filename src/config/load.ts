@@ -124,6 +124,8 @@ export function secretRefs(config: Config): { path: string; ref: SecretRef }[] {
     { path: "alerts.email.password", ref: config.alerts.email?.password },
     { path: "alerts.slack.webhookUrl", ref: config.alerts.slack?.webhookUrl },
     { path: "alerts.webhook.token", ref: config.alerts.webhook?.token },
+    { path: "http.auth.token", ref: config.http.auth?.token },
+    { path: "http.auth.password", ref: config.http.auth?.password },
     ...config.dns.providers.map((p, i) => {
       const base = `dns.providers[${i}]`;
       switch (p.type) {

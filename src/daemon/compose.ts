@@ -1,6 +1,6 @@
 // The composition root: the real adapters for a config (iproute2, ping and sockets, AMI, DNS
 // providers, mail and webhooks), handed to the daemon. Nothing else builds them.
-import { createPbx } from "../asterisk/pbx/index.js";
+import { createPbx, type Pbx } from "../asterisk/pbx/index.js";
 import { secretRefs } from "../config/load.js";
 import type { Config } from "../config/schema/index.js";
 import { readSecret } from "../config/secrets.js";
@@ -20,7 +20,8 @@ import { dnsStep } from "./dns-step.js";
 /** Several AMI round trips (GetConfig, UpdateConfig, Reload, read back) each bounded by ami.timeoutMs. */
 const AMI_ROUND_TRIPS = 6;
 
-export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
+/** The daemon's adapters, and the PBX for the parts that watch it (the trunks on the status page). */
+export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pbx?: Pbx } {
   const route = new LinuxRouteBackend({
     links: config.links,
     run: commandRunner(),
@@ -52,7 +53,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
     makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
     watchCarrier,
     ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
-    ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
+    ...(pbx ? { pbx, activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
     steps: {
       flushConntrack: config.route.flushConntrack,
       publicAddress,

@@ -35,6 +35,7 @@ import {
   type LifecycleState,
 } from "./lifecycle.js";
 import { LinkMonitor } from "./link-monitor.js";
+import { fanOut, type DaemonObserver } from "./observer.js";
 import { readPin, type Pin } from "./pin.js";
 import { runPipeline } from "./pipeline.js";
 import { runStep, type StepResult } from "./report.js";
@@ -68,6 +69,8 @@ export interface DaemonDeps {
   now?: () => number;
   /** The wall clock, ms (what people read). */
   wallNow?: () => number;
+  /** Who watches the daemon (metrics, history, the status page, systemd); they never change what it does. */
+  observers?: DaemonObserver[];
   /** Overrides of the lifecycle's timing (tests). */
   lifecycle?: Partial<Omit<LifecyclePolicy, "primary">>;
 }
@@ -140,6 +143,8 @@ export class Daemon {
   private readonly problems = new Map<string, string>();
   private readonly startedAt: string;
   private stoppedAt: string | undefined;
+  /** Built once: a reload keeps who watches (and their history). */
+  private readonly observe: Required<DaemonObserver>;
 
   constructor(
     private config: Config,
@@ -152,6 +157,7 @@ export class Daemon {
     this.policy = lifecyclePolicy(config, deps);
     this.lc = initialState(config.links.map((l) => l.name));
     this.startedAt = new Date(this.wallNow()).toISOString();
+    this.observe = fanOut(deps.observers ?? [], deps.logger);
   }
 
   get activeLink(): string | null {
@@ -181,6 +187,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    await this.observe.stopping();
     await this.control?.close();
     clearInterval(this.statusTimer);
     this.dispatch({ type: "stop" });
@@ -218,7 +225,8 @@ export class Daemon {
       for (const name of [...this.health.keys()]) if (!keep(name)) this.health.delete(name);
       for (const link of config.links) if (!this.health.has(link.name)) this.health.set(link.name, createLinkHealth(link.name, this.now()));
       this.config = config;
-      this.deps = { ...deps, now: this.now, wallNow: this.wallNow };
+      // Who watches stays: they were built once, with the daemon.
+      this.deps = { ...deps, now: this.now, wallNow: this.wallNow, observers: this.deps.observers ?? [] };
       this.params = healthParams(config);
       this.deciderPolicy = deciderPolicy(config);
       this.policy = lifecyclePolicy(config, this.deps);
@@ -291,10 +299,23 @@ export class Daemon {
   // --- the lifecycle and its effects -----------------------------------------------------------------
 
   private dispatch(event: LifecycleEvent): void {
+    const before = this.lc;
     const { state, effects } = step(this.lc, event, { mono: this.now(), wall: this.wallNow() }, this.policy);
     this.lc = state;
+    this.tellSwitches(before, state);
     for (const effect of effects) this.perform(effect);
     this.armDueTimer();
+  }
+
+  /** Observers hear of a switch when its first run (or its failed route) ends, and of each repair run. */
+  private tellSwitches(before: LifecycleState, after: LifecycleState): void {
+    for (const record of after.journal) {
+      const was = before.journal.find((r) => r.id === record.id);
+      if (!was || was === record) continue;
+      const ended = (was.status === "routing" || was.status === "following") && record.status !== "routing" && record.status !== "following";
+      if (ended) this.observe.switched(reportOf(record), record.drill ? "drill" : "decision");
+      else if (record.repairs > was.repairs) this.observe.switched(reportOf(record), "repair");
+    }
   }
 
   private perform(effect: Effect): void {
@@ -324,6 +345,7 @@ export class Daemon {
         const r = effect.report;
         if (!r.refused) this.deps.logger[r.ok ? "info" : "error"]({ report: r }, `drill ${r.ok ? "passed" : "FAILED"} in ${r.durationMs} ms`);
         else this.deps.logger.warn({ why: r.refused }, `drill refused: ${r.refused}`);
+        this.observe.drilled(r);
         this.drillWaiters.get(effect.requestId)?.(r);
         this.drillWaiters.delete(effect.requestId);
         return;
@@ -447,7 +469,9 @@ export class Daemon {
   private onRound(link: string, results: ProbeResult[], at: number): void {
     const current = this.health.get(link);
     if (!current) return;
-    this.onHealth(link, recordRound(current, results, at, this.params), at);
+    const next = recordRound(current, results, at, this.params);
+    this.observe.round(link, results, next.health, at);
+    this.onHealth(link, next, at);
   }
 
   /** A link's carrier went away: it is down now, and the decider hears of it at once. */
@@ -559,8 +583,10 @@ export class Daemon {
   }
 
   private writeStatus(): void {
+    const status = this.status();
+    this.observe.status(status);
     try {
-      writeStatus(this.config.stateDir, this.status());
+      writeStatus(this.config.stateDir, status);
       this.problems.delete("status");
     } catch (error) {
       this.problem("status", `cannot write the status file, so \`wanctl status\` shows an old one: ${(error as Error).message}`);

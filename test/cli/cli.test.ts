@@ -36,6 +36,7 @@ describe("wanctl CLI", () => {
     const { code, stdout } = await cli(["check-config", "--config", example]);
     expect(code).toBe(0);
     expect(stdout).toContain("OK: 4 links (wan1 > wan2 > lte > dsl)");
+    expect(stdout).toContain("metrics and status page on http://192.168.50.1:9026/ (with auth)");
   });
 
   test("check-config lists every problem with file:line:column and exits 2", async () => {

@@ -16,6 +16,7 @@ function summary(config: Config): string {
   parts.push(pbx ? `Asterisk (${pbx.channelDriver}) via AMI ${pbx.ami.host}:${pbx.ami.port}` : "no Asterisk");
   const channels = (["email", "slack", "webhook"] as const).filter((c) => config.alerts[c]);
   parts.push(channels.length ? `alerts by ${channels.join(", ")}` : "no alerts");
+  parts.push(config.http.enabled ? `metrics and status page on http://${config.http.listen}/${config.http.auth ? " (with auth)" : ""}` : "no metrics or status page");
   return parts.join(", ");
 }
 

@@ -5,11 +5,14 @@ import { ConfigError, loadConfig } from "../../config/load.js";
 import { composeDaemon } from "../../daemon/compose.js";
 import { Daemon } from "../../daemon/daemon.js";
 import { InstanceLockedError, lockStateDir, type InstanceLock } from "../../daemon/instance-lock.js";
+import type { Pbx } from "../../asterisk/pbx/index.js";
 import { createLogger } from "../../log.js";
+import { opsObservers } from "../../ops/index.js";
 import { commandRunner } from "../../system/command.js";
 import { hostProblems } from "../../system/host-checks.js";
 import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
+import { packageVersion } from "../../lib/version.js";
 import { loadConfigForCommand } from "./load.js";
 
 export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue> {
@@ -35,11 +38,19 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
     problems.push(`no lock on ${config.stateDir}: ${(error as Error).message}`);
   }
 
+  // The PBX of the config in force (a reload builds a new one), for the trunks on the status page.
+  let pbx: Pbx | undefined;
   const compose = (c: typeof config) => {
-    const deps = composeDaemon(c, logger);
+    const { pbx: built, ...deps } = composeDaemon(c, logger);
+    pbx = built;
     return { ...deps, problems: [...problems, ...(deps.problems ?? [])] };
   };
-  const daemon = new Daemon(config, compose(config));
+  const first = compose(config);
+  // Metrics, history, the status page and systemd watch the daemon for its whole life: a reload
+  // keeps them (and their history); a changed http section takes effect at the next start.
+  const trunks = { readTrunks: () => (pbx ? pbx.readTrunks() : Promise.resolve({ ok: false, durationMs: 0, detail: "no Asterisk configured" })) };
+  const observers = await opsObservers(config, logger, { version: packageVersion(), ...(first.steps?.pbx ? { pbx: trunks } : {}) });
+  const daemon = new Daemon(config, { ...first, observers });
   lock?.onLost((why) => daemon.configProblem(why));
   try {
     await daemon.start();

@@ -68,6 +68,14 @@ function dnsLines(config: Config, io: CliIo): string[] {
   return lines;
 }
 
+const isStale = (status: DaemonStatus, now: number) => status.stoppedAt !== undefined || now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
+
+/** What `wanctl status --json` prints (and the status page's /api/status serves): the status, whether the daemon runs, the DNS records. */
+export function statusJson(config: Config, status: DaemonStatus, now: number, env?: NodeJS.ProcessEnv) {
+  const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, env).records : [];
+  return redactSecrets({ ...status, running: !isStale(status, now), dns });
+}
+
 export function showStatus(config: Config, io: CliIo, options: { json?: boolean }, now = Date.now()): ExitCodeValue {
   const result = readStatus(config.stateDir);
   if (!result.ok) {
@@ -75,10 +83,9 @@ export function showStatus(config: Config, io: CliIo, options: { json?: boolean 
     throw new CliError(`wanctl status: ${why}`, ExitCode.failure);
   }
   const status = result.value;
-  const stale = status.stoppedAt !== undefined || now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
+  const stale = isStale(status, now);
   if (options.json) {
-    const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, io.env).records : [];
-    io.out(JSON.stringify(redactSecrets({ ...status, running: !stale, dns }), null, 2));
+    io.out(JSON.stringify(statusJson(config, status, now, io.env), null, 2));
   } else {
     if (status.stoppedAt) io.out(`the daemon is NOT running: it stopped at ${status.stoppedAt} (pid ${status.pid}); this is its last status\n`);
     else if (stale) io.out(`the daemon is NOT running: this status is ${ago(status.updatedAt, now)} old (pid ${status.pid})\n`);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { alerts } from "./alerts.js";
 import { asterisk } from "./asterisk.js";
 import { dns } from "./dns.js";
+import { DEFAULT_HTTP_LISTEN, http, isLoopback, parseListen } from "./http.js";
 import { link } from "./links.js";
 import { monitor } from "./monitor.js";
 import { failover, route } from "./routing.js";
@@ -41,6 +42,7 @@ const configObject = z
     asterisk: asterisk.optional(),
     alerts: alerts.default({ coalesceSeconds: 60, maxPerHour: 20 }),
     drills,
+    http: http.default({ enabled: true, listen: DEFAULT_HTTP_LISTEN }),
   })
   .describe("wanctl configuration.");
 
@@ -88,6 +90,15 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["monitor", "quorum"],
       message: `quorum ${config.monitor.quorum} is more than the ${config.monitor.targets.length} probe target(s): no round could ever pass`,
+    });
+  }
+
+  const listen = parseListen(config.http.listen);
+  if (config.http.enabled && listen && !isLoopback(listen.host) && !config.http.auth) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["http", "listen"],
+      message: `${config.http.listen} can be reached from other hosts: set http.auth (a token, or a username and password), or listen on 127.0.0.1`,
     });
   }
 
