@@ -7,17 +7,9 @@ import { z } from "zod";
 import type { SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import type { SwitchRecord, Trouble } from "./lifecycle.js";
 import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
+import { stepSchema } from "./status-file.js";
 
 const kind = z.enum(["failover", "failback", "manual"]);
-const step = z.object({
-  step: z.string(),
-  ok: z.boolean(),
-  durationMs: z.number(),
-  detail: z.string(),
-  startedAtMs: z.number().optional(),
-  skipped: z.boolean().optional(),
-  changed: z.boolean().optional(),
-});
 
 const record = z.object({
   id: z.string(),
@@ -29,7 +21,7 @@ const record = z.object({
   startedAt: z.string(),
   startedMs: z.number(),
   status: z.enum(["routing", "following", "repairing", "done", "failed", "superseded", "interrupted"]),
-  steps: z.array(step),
+  steps: z.array(stepSchema),
   durationMs: z.number().optional(),
   alerted: z.boolean(),
   repairs: z.number(),

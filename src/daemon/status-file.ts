@@ -9,7 +9,8 @@ const figures = z.object({
   jitterMs: z.number().nullable(),
 });
 
-const step = z.object({
+/** One step's result (report.ts StepResult), as the status and the journal store it. */
+export const stepSchema = z.object({
   step: z.string(),
   ok: z.boolean(),
   durationMs: z.number(),
@@ -27,7 +28,7 @@ export const reportSchema = z.object({
   startedAt: z.string(),
   durationMs: z.number(),
   ok: z.boolean(),
-  steps: z.array(step),
+  steps: z.array(stepSchema),
 });
 
 export const statusSchema = z.object({

@@ -12,7 +12,7 @@ import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harnes
 import { startBind, type Bind } from "../lab/bind.js";
 import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
 import { currentStatus, startDaemon, switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
-import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
+import { contactFrom, startItsp, type Itsp } from "../lab/kamailio.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { labConfig, writeLabConfig } from "../lab/wanctl-config.js";
 
@@ -35,17 +35,6 @@ interface WebhookAlert {
   from?: string;
   to?: string;
   reason: string;
-}
-
-async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => boolean = () => true): Promise<ItspContact> {
-  let last: ItspContact[] = [];
-  for (let i = 0; i < 150; i++) {
-    last = await itsp.contacts();
-    const found = last.find((c) => c.received === `sip:${ip}:5060` && check(c));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
 }
 
 describeLab("the night: kill -9, a damaged state file, a reboot during an outage, two daemons, signals", () => {

@@ -41,6 +41,19 @@ function clock(start = T0): { now: () => number; advance: (ms: number) => void }
   return { now: () => t, advance: (ms) => void (t += ms) };
 }
 
+/** A dyndns2 fake holding office.example.com, and a config pointing at it (verification off). */
+async function dyndnsOffice() {
+  const fake = await startFakeDdns({ dyndns2: { username: "u", password: "p", hosts: { "office.example.com": null } } });
+  http = fake;
+  return {
+    fake,
+    dns: {
+      providers: [{ id: "dyn", type: "dyndns2" as const, server: `${http.url}/nic/update`, username: "u", password: "p" }],
+      records: [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }],
+    },
+  };
+}
+
 const opts = (extra: Partial<UpdateOptions> = {}): UpdateOptions => ({
   stateDir: dir,
   sourceAddress: "127.0.0.1",
@@ -169,26 +182,20 @@ describe("updateAllRecords", () => {
   });
 
   it("a transient error backs off with jitter on the injected clock; the back-off is bounded", async () => {
-    http = await startFakeDdns({ dyndns2: { username: "u", password: "p", hosts: { "office.example.com": null } } });
-    const config = {
-      dns: {
-        providers: [{ id: "dyn", type: "dyndns2" as const, server: `${http.url}/nic/update`, username: "u", password: "p" }],
-        records: [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }],
-      },
-    };
+    const { fake, ...config } = await dyndnsOffice();
     const c = clock();
     // No cache and no reachable authoritative server: the update is sent after a failed check.
     const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
-    http.script("dyndns2", { status: 500, body: "" });
+    fake.script("dyndns2", { status: 500, body: "" });
     const [r1] = await updateAllRecords(config, "203.0.113.10", o);
     expect(r1).toMatchObject({ ok: false, outcome: "failed", retryAt: new Date(T0 + DDNS_BACKOFF.initialMs / 2).toISOString() });
-    const sent = http.seen.length;
+    const sent = fake.seen.length;
     c.advance(10_000);
     const [r2] = await updateAllRecords(config, "203.0.113.10", o);
     expect(r2).toMatchObject({ ok: false, outcome: "backing-off" });
-    expect(http.seen.length).toBe(sent);
+    expect(fake.seen.length).toBe(sent);
     c.advance(10_000);
-    http.script("dyndns2", { body: "911" });
+    fake.script("dyndns2", { body: "911" });
     const [r3] = await updateAllRecords(config, "203.0.113.10", o);
     expect(r3).toMatchObject({ outcome: "failed" });
     expect(Date.parse(r3!.retryAt!) - c.now()).toBe(30 * 60_000); // 911: at least 30 minutes
@@ -205,16 +212,10 @@ describe("updateAllRecords", () => {
   });
 
   it("a clock stepped back (NTP after a reboot) does not hold a record back for hours", async () => {
-    http = await startFakeDdns({ dyndns2: { username: "u", password: "p", hosts: { "office.example.com": null } } });
-    const config = {
-      dns: {
-        providers: [{ id: "dyn", type: "dyndns2" as const, server: `${http.url}/nic/update`, username: "u", password: "p" }],
-        records: [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }],
-      },
-    };
+    const { fake, ...config } = await dyndnsOffice();
     const c = clock();
     const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
-    http.script("dyndns2", { status: 500, body: "" });
+    fake.script("dyndns2", { status: 500, body: "" });
     expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "failed" });
     // Within the back-off: held. Then the clock goes back 3 h: a wait that long no back-off makes.
     expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "backing-off" });

@@ -223,3 +223,15 @@ export async function startItsp(lab: Lab, options: ItspOptions = {}): Promise<It
     },
   };
 }
+
+/** The first contact Kamailio holds that was registered from `ip` (and passes `check`); bounded wait (30 s). */
+export async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => boolean = () => true): Promise<ItspContact> {
+  let last: ItspContact[] = [];
+  for (let i = 0; i < 150; i++) {
+    last = await itsp.contacts();
+    const found = last.find((c) => c.received === `sip:${ip}:5060` && check(c));
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
+}
