@@ -97,6 +97,7 @@ export function secretRefs(config: Config): { path: string; ref: SecretRef }[] {
     { path: "alerts.email.password", ref: config.alerts.email?.password },
     { path: "alerts.slack.webhookUrl", ref: config.alerts.slack?.webhookUrl },
     { path: "alerts.webhook.token", ref: config.alerts.webhook?.token },
+    { path: "route.router.password", ref: config.route.backend === "routeros" ? config.route.router.password : undefined },
     ...config.dns.providers.map((p, i) => {
       const base = `dns.providers[${i}]`;
       switch (p.type) {

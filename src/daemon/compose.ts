@@ -11,6 +11,7 @@ import { commandRunner } from "../system/command.js";
 import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
+import { createRouterOsGateway } from "../wan/route/routeros/gateway.js";
 import type { AlertSink } from "./alerts.js";
 import type { DaemonDeps } from "./daemon.js";
 import { dnsStep } from "./dns-step.js";
@@ -19,19 +20,26 @@ import { dnsStep } from "./dns-step.js";
 const AMI_ROUND_TRIPS = 6;
 
 export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
-  const route = new LinuxRouteBackend({
-    links: config.links,
-    run: commandRunner(),
-    sipPorts: config.route.sipPorts,
-    rtpPorts: config.route.rtpPorts,
-    tableBase: config.route.tableBase,
-  });
   const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
+  // --- route.backend "routeros": the router's routes, its /ping probes, its view of each link's
+  // public address, and this host's address for wanctl's own requests (src/wan/route/routeros).
+  const routerOs = config.route.backend === "routeros" ? createRouterOsGateway(config) : undefined;
+  const linux =
+    config.route.backend === "linux"
+      ? new LinuxRouteBackend({ links: config.links, run: commandRunner(), sipPorts: config.route.sipPorts, rtpPorts: config.route.rtpPorts, tableBase: config.route.tableBase })
+      : undefined;
+  const route = routerOs?.route ?? linux!;
+  const sources = routerOs ? { sourceAddress: () => routerOs.sourceAddress() } : linux!;
+  const learn = async (name: string) => {
+    if (routerOs) return routerOs.publicAddress(name);
+    const link = config.links.find((l) => l.name === name)!;
+    const sourceAddress = await linux!.sourceAddress(link);
+    return learnPublicIp(link, { name, interface: link.interface, sourceAddress });
+  };
+  // --- end of route.backend "routeros"
 
   const publicAddress = async (name: string) => {
-    const link = config.links.find((l) => l.name === name)!;
-    const sourceAddress = await route.sourceAddress(link);
-    const learned = await learnPublicIp(link, { name, interface: link.interface, sourceAddress });
+    const learned = await learn(name);
     if (!learned.ok || !learned.address) throw new Error(learned.detail);
     return { address: learned.address, detail: `${learned.address} (${learned.detail})` };
   };
@@ -42,15 +50,16 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) =>
     alerts?.enqueue(createAlert({ kind: "step-failed", reason: `DNS record ${alert.record} (${alert.provider}) stopped until the config changes: ${alert.detail}`, links: [] }));
-  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
+  const updateDns = config.dns.records.length > 0 ? dnsStep(config, sources, logger, stopped) : undefined;
 
   return {
     route,
     logger,
     secrets,
-    makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
+    makeProbes: (link) => (routerOs ? routerOs.makeProbes(link, timing) : createProbes(config.monitor.targets, link, timing)),
     ...(alerts ? { alerts } : {}),
-    ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
+    ...(pbx ? { activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null } : {}),
+    ...(pbx || routerOs ? { close: async () => void (await Promise.all([pbx?.close(), routerOs?.close()])) } : {}),
     steps: {
       flushConntrack: config.route.flushConntrack,
       publicAddress,
