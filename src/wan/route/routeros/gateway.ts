@@ -40,6 +40,22 @@ export function routerClient(route: RouterOsRouteConfig, env: NodeJS.ProcessEnv 
   return new ApiClient({ ...settings, ...(tls ? { tls } : {}) });
 }
 
+/** The route backend for route.backend "routeros" over `client`. */
+export function routerOsBackend(config: Config, client: RouterClient): RouterOsRouteBackend {
+  const route = config.route;
+  if (route.backend !== "routeros") throw new Error(`route.backend is "${route.backend}", not "routeros"`);
+  return new RouterOsRouteBackend({
+    client,
+    links: config.links,
+    markPrefix: route.markPrefix,
+    switchBy: route.switchBy,
+    activeDistance: route.activeDistance,
+    standbyDistance: route.standbyDistance,
+    sipPorts: route.sipPorts,
+    rtpPorts: route.rtpPorts,
+  });
+}
+
 export interface RouterOsGateway {
   readonly client: RouterClient;
   readonly route: RouterOsRouteBackend;
@@ -59,16 +75,7 @@ export function createRouterOsGateway(config: Config, options: { env?: NodeJS.Pr
   const route = config.route;
   if (route.backend !== "routeros") throw new Error(`route.backend is "${route.backend}", not "routeros"`);
   const client = options.client ?? routerClient(route, options.env);
-  const backend = new RouterOsRouteBackend({
-    client,
-    links: config.links,
-    markPrefix: route.markPrefix,
-    switchBy: route.switchBy,
-    activeDistance: route.activeDistance,
-    standbyDistance: route.standbyDistance,
-    sipPorts: route.sipPorts,
-    rtpPorts: route.rtpPorts,
-  });
+  const backend = routerOsBackend(config, client);
 
   const via = (link: LinkBinding): RouterPingVia => {
     const how = route.links[link.name] ?? { probeVia: "interface" as const };
