@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createLinkHealth, recordRound, type LinkHealth } from "../../src/wan/health.js";
 import { RouterPingProbe } from "../../src/wan/probes/routeros-ping.js";
 import { RouterOsRouteBackend } from "../../src/wan/route/routeros/backend.js";
-import { wanctlBin } from "../lab/daemon-harness.js";
+import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import { askPublicAddress, askSource, SERVICES, startEchoServer, type EchoServer, type LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { NamespaceWorld } from "./fake-worlds.js";
@@ -175,7 +175,7 @@ describeLab("the RouterOS backend on the lab's office", () => {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     });
 
-    function configFile(router: Record<string, unknown>): string {
+    function configFile(router: Record<string, unknown>, extra: Record<string, unknown> = {}): { file: string; stateDir: string } {
       const dir = mkdtempSync(join(tmpdir(), "wanctl-routeros-"));
       dirs.push(dir);
       writeFileSync(join(dir, "router-password"), "s3cret\n", { mode: 0o600 });
@@ -191,17 +191,18 @@ describeLab("the RouterOS backend on the lab's office", () => {
           router: { host: "192.168.50.1", user: "wanctl", password: { file: join(dir, "router-password") }, ...router },
           links: { wan2: { probeVia: "routing-table", routingTable: "via-wan2" } },
         },
+        ...extra,
       };
       const file = join(dir, "config.json");
       writeFileSync(file, JSON.stringify(config, null, 2));
       chmodSync(file, 0o600);
-      return file;
+      return { file, stateDir: join(dir, "state") };
     }
 
     const wanctl = (args: string[]) => lab.exec("pbx", [process.execPath, wanctlBin, ...args], { timeoutMs: 60_000 });
 
     test("wanctl router check from the PBX host, over the API: the router is ready", async () => {
-      const r = await wanctl(["router", "check", "-c", configFile({ transport: "api", port: listening.api })]);
+      const r = await wanctl(["router", "check", "-c", configFile({ transport: "api", port: listening.api }).file]);
       expect(r.stdout).toContain("ok: logged in to 192.168.50.1:8728 over api as wanctl: RouterOS 7.18.2 (stable)");
       expect(r.stdout).toMatch(/ok: wan1: \/ping 192\.0\.2\.1 interface=wan1 answered in [\d.]+ ms/);
       expect(r.stdout).toMatch(/ok: wan2: \/ping 192\.0\.2\.1 routing-table=via-wan2 answered in [\d.]+ ms/);
@@ -211,10 +212,35 @@ describeLab("the RouterOS backend on the lab's office", () => {
     });
 
     test("wanctl ip from the PBX host, over REST: wan1's address on the router, wan2's from an echo the router fetched through wan2", async () => {
-      const r = await wanctl(["ip", "-c", configFile({ transport: "rest", port: listening.rest, tls: { fingerprint: listening.fingerprint } })]);
+      const r = await wanctl(["ip", "-c", configFile({ transport: "rest", port: listening.rest, tls: { fingerprint: listening.fingerprint } }).file]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^\* wan1 +198\.51\.100\.10 /m);
       expect(r.stdout).toMatch(/^ {2}wan2 +203\.0\.113\.10 /m); // isp2's carrier-NAT address, not the router's 100.64.0.2
+    });
+
+    test("wanctl run on the PBX host: the router's pings see wan1 cut, the office moves to wan2 through the router, and back after the hold-down", async () => {
+      const { file, stateDir } = configFile({ transport: "api", port: listening.api }, { failover: { holdDownSeconds: 2 } });
+      const daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+      try {
+        const up = (s: Parameters<typeof switchedTo>[0]) => s.active === "wan1" && s.links.every((l) => l.state === "up");
+        await waitForStatus(stateDir, "both links up, on wan1", up, 20_000, daemon);
+        await lab.cut("wan1");
+        const after = await waitForStatus(stateDir, "switched to wan2", (s) => switchedTo(s, "wan2"), 20_000, daemon);
+        expect(after.lastSwitch?.steps.find((st) => st.step === "route")?.ok).toBe(true);
+        // Without DNS records or Asterisk in this config, the switch is the route and the router's connections.
+        expect(after.lastSwitch?.steps.map((st) => [st.step, st.ok])).toEqual([
+          ["route", true],
+          ["conntrack", true],
+        ]);
+        expect(await lab.defaultRouteLink()).toBe("wan2");
+        expect(await askPublicAddress(lab, "pbx", { to: SERVICES.probe1 })).toBe("203.0.113.10");
+        await lab.heal("wan1");
+        await waitForStatus(stateDir, "back on wan1 after the hold-down", (s) => switchedTo(s, "wan1"), 30_000, daemon);
+        expect(await lab.defaultRouteLink()).toBe("wan1");
+      } finally {
+        await daemon.stop();
+        await lab.heal("wan1");
+      }
     });
   });
 });
