@@ -80,6 +80,14 @@ describe("wanctl router check", () => {
     expect(stdout).toMatch(/\d+ problems found\n$/);
   });
 
+  test("an echo fetched from a standby link's address that comes back with the active link's address: the missing routing rule is said", async () => {
+    const { file, world } = await routerAndConfig("api");
+    world.fetchBody = () => "198.51.100.10"; // what the echo sees when the fetch leaves through wan1
+    const { code, stdout } = await cli(["router", "check", "-c", file]);
+    expect(code).toBe(1);
+    expect(stdout).toContain("problem: wan2: the echo the router fetched from 100.64.0.2 came back with 198.51.100.10, wan1's address: it left through the active link. Route the link's own address through the link, e.g. /routing rule add src-address=100.64.0.2/32");
+  });
+
   test("an interface the router does not have, and routing tables on RouterOS 6", async () => {
     const { file } = await routerAndConfig("api", () => ({ version: "6.49.10", interfaces: ["wan1", "lan"] }));
     const { code, stdout } = await cli(["router", "check", "-c", file]);

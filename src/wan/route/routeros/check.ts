@@ -158,14 +158,27 @@ export async function checkRouter(config: Config, client: RouterClient): Promise
     }
   }
 
-  // 6. Public addresses the router fetches.
+  // 6. Public addresses the router fetches. An echo from a standby link's address that comes back
+  // with the active link's public address left through the active link: the router lacks a rule
+  // that routes the link's own address through the link.
+  const active = await backend.activeLink().catch(() => undefined);
+  const activeLink = config.links.find((l) => l.name === active);
+  let activePublic: string | undefined;
+  if (activeLink?.publicIp.method === "static") activePublic = activeLink.publicIp.address;
+  else if (activeLink?.publicIp.method === "interface") activePublic = await backend.linkAddress(activeLink.name).catch(() => undefined);
   for (const link of config.links) {
     if (link.publicIp.method !== "http") continue;
     const url = link.publicIp.urls[0]!;
     try {
       const answer = echoAnswer(url, await backend.fetchThrough(link.name, url, 5000), 4);
-      if (answer.address) ok(`${link.name}: the router fetched ${url} through the link: ${answer.address}`);
-      else note(`${link.name}: the router fetched ${url}: ${answer.error}`);
+      if (!answer.address) {
+        note(`${link.name}: the router fetched ${url}: ${answer.error}`);
+      } else if (link.name !== active && answer.address === activePublic) {
+        const source = await backend.linkAddress(link.name).catch(() => "its address");
+        problem(`${link.name}: the echo the router fetched from ${source} came back with ${answer.address}, ${active}'s address: it left through the active link. Route the link's own address through the link, e.g. /routing rule add src-address=${source}/32 action=lookup-only-in-table table=<a table with ${link.name}'s default route>`);
+      } else {
+        ok(`${link.name}: the router fetched ${url} through the link: ${answer.address}`);
+      }
     } catch (error) {
       const message = describeError(error);
       if (/permission/i.test(message)) problem(`${link.name}: the router refused /tool/fetch: ${message}`);
