@@ -2,15 +2,10 @@
 // generations: it reads the active link, moves only the marked default routes, removes only the
 // stale SIP/RTP connections (in one command), and learns a link's address and an echo through it.
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { RouterOsRouteBackend, type RouterOsRouteOptions } from "../../src/wan/route/routeros/backend.js";
+import type { RouterOsRouteBackend, RouterOsRouteOptions } from "../../src/wan/route/routeros/backend.js";
 import type { Item } from "./fake-router.js";
 import { MemoryWorld } from "./fake-worlds.js";
-import { officeRouterOptions, startRouter, type RunningRouter, type Transport } from "./harness.js";
-
-const LINKS = [
-  { name: "wan1", interface: "wan1", gateway: "198.51.100.9", priority: 1 },
-  { name: "wan2", interface: "wan2", gateway: "100.64.0.1", priority: 2 },
-];
+import { officeBackend, officeRouterOptions, startRouter, type RunningRouter, type Transport } from "./harness.js";
 
 const cases: { name: string; transport: Transport; version: string }[] = [
   { name: "API, RouterOS 6.49", transport: "api", version: "6.49.10" },
@@ -28,19 +23,7 @@ describe.each(cases)("$name", ({ transport, version }) => {
   });
   afterEach(() => running.close());
 
-  function backend(options: Partial<RouterOsRouteOptions> = {}, user?: { user: string; password: string }): RouterOsRouteBackend {
-    return new RouterOsRouteBackend({
-      client: running.client(user),
-      links: LINKS,
-      markPrefix: "wanctl:",
-      switchBy: "distance",
-      activeDistance: 1,
-      standbyDistance: 10,
-      sipPorts: [5060, 5061],
-      rtpPorts: { from: 10000, to: 20000 },
-      ...options,
-    });
-  }
+  const backend = (options: Partial<RouterOsRouteOptions> = {}, user?: { user: string; password: string }): RouterOsRouteBackend => officeBackend(running.client(user), options);
 
   /** The routes that are not wanctl's, as the router lists them (without the computed "active"). */
   const others = (): Item[] =>
@@ -213,16 +196,7 @@ test("RouterOS 7.18 answers an empty print with !empty, and the backend reads it
   const world = new MemoryWorld();
   const running = await startRouter("api", officeRouterOptions(world, { version: "7.18.2" }));
   try {
-    const b = new RouterOsRouteBackend({
-      client: running.client(),
-      links: LINKS,
-      markPrefix: "wanctl:",
-      switchBy: "distance",
-      activeDistance: 1,
-      standbyDistance: 10,
-      sipPorts: [5060],
-      rtpPorts: { from: 10000, to: 20000 },
-    });
+    const b = officeBackend(running.client());
     expect(await b.interfaceAddresses("nope")).toEqual([]);
     expect(await b.flushStaleFlows("wan2")).toBe(0); // no UDP connection at all: !empty
     expect(await b.activeLink()).toBe("wan1"); // and the session goes on

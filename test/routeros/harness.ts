@@ -3,6 +3,7 @@
 // routes wanctl manages, and routes it must never touch. Started behind the API or REST, with a
 // wanctl client logged in as a user whose group has what wanctl needs.
 import { ApiClient } from "../../src/wan/route/routeros/api.js";
+import { RouterOsRouteBackend, type RouterOsRouteOptions } from "../../src/wan/route/routeros/backend.js";
 import { certificateFingerprint, type RouterClient } from "../../src/wan/route/routeros/client.js";
 import { RestClient } from "../../src/wan/route/routeros/rest.js";
 import { makeCertificate, type TestCertificate } from "./certs.js";
@@ -10,6 +11,27 @@ import { FakeRouter, type FakeRouterOptions, type RouterWorld } from "./fake-rou
 import { startApiServer, startRestServer, type ApiServer, type FakeServer } from "./fake-servers.js";
 
 export type Transport = "api" | "api-tls" | "rest";
+
+/** The lab's two links as the router backend knows them. */
+export const OFFICE_LINKS = [
+  { name: "wan1", interface: "wan1", gateway: "198.51.100.9", priority: 1 },
+  { name: "wan2", interface: "wan2", gateway: "100.64.0.1", priority: 2 },
+];
+
+/** wanctl's backend for the office router, with the config's defaults. */
+export function officeBackend(client: RouterClient, overrides: Partial<RouterOsRouteOptions> = {}): RouterOsRouteBackend {
+  return new RouterOsRouteBackend({
+    client,
+    links: OFFICE_LINKS,
+    markPrefix: "wanctl:",
+    switchBy: "distance",
+    activeDistance: 1,
+    standbyDistance: 10,
+    sipPorts: [5060, 5061],
+    rtpPorts: { from: 10000, to: 20000 },
+    ...overrides,
+  });
+}
 
 export const WANCTL_POLICIES = ["read", "write", "api", "rest-api", "test"];
 

@@ -11,12 +11,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createLinkHealth, recordRound, type LinkHealth } from "../../src/wan/health.js";
 import { RouterPingProbe } from "../../src/wan/probes/routeros-ping.js";
-import { RouterOsRouteBackend } from "../../src/wan/route/routeros/backend.js";
+import type { RouterOsRouteBackend } from "../../src/wan/route/routeros/backend.js";
 import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import { askPublicAddress, askSource, SERVICES, startEchoServer, type EchoServer, type LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { NamespaceWorld } from "./fake-worlds.js";
-import { officeRouterOptions, startRouter, type RunningRouter } from "./harness.js";
+import { officeBackend, officeRouterOptions, startRouter, type RunningRouter } from "./harness.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const built = (path: string): string => `${root}dist/${path.replace(/\.ts$/, ".js")}`;
@@ -28,10 +28,6 @@ function assertBuilt(): void {
   if (stale.length) throw new Error(`the build is missing or older than ${stale.join(", ")}: run \`npm run build\` first`);
 }
 
-const LINKS = [
-  { name: "wan1", interface: "wan1", gateway: "198.51.100.9", priority: 1 },
-  { name: "wan2", interface: "wan2", gateway: "100.64.0.1", priority: 2 },
-];
 const HEALTH = { quorum: 1, downAfter: 3, upAfter: 5, windowRounds: 60, latencyStat: "median" as const };
 const TIMING = { intervalMs: 200, timeoutMs: 300 };
 
@@ -46,16 +42,7 @@ describeLab("the RouterOS backend on the lab's office", () => {
     echo = await startEchoServer(lab);
     world = new NamespaceWorld(lab.ns("office"));
     running = await startRouter("api", officeRouterOptions(world));
-    backend = new RouterOsRouteBackend({
-      client: running.client({ timeoutMs: 5000 }),
-      links: LINKS,
-      markPrefix: "wanctl:",
-      switchBy: "distance",
-      activeDistance: 1,
-      standbyDistance: 10,
-      sipPorts: [5060, 5061],
-      rtpPorts: { from: 10000, to: 20000 },
-    });
+    backend = officeBackend(running.client({ timeoutMs: 5000 }));
   });
   afterAll(async () => {
     await running?.close();
