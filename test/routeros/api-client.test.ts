@@ -186,6 +186,19 @@ describe("login", () => {
     expect((error as Error).message).not.toContain("wrong-pass");
   });
 
+  test("a router that refuses the login and hangs up at once still gives the refusal", async () => {
+    const abrupt = createNetServer((socket) =>
+      serve(socket, (words, reply) => {
+        reply(["!trap", "=message=invalid user name or password (6)", `.tag=${tagOf(words)}`]);
+        socket.end();
+      }, false),
+    );
+    servers.push(abrupt);
+    await listenOnLoopback(abrupt);
+    const error = await client(portOf(abrupt)).print("/x").catch((e: RouterError) => e);
+    expect(error).toMatchObject({ kind: "auth", message: expect.stringContaining("login as wanctl refused: invalid user name or password (6)") });
+  });
+
   test("a router that echoes the password in its message has it scrubbed", async () => {
     const server = await apiServer((words, reply) => {
       const tag = `.tag=${tagOf(words)}`;

@@ -178,22 +178,23 @@ export class ApiConnection {
       case "!trap":
         entry.trap = { message: reply.attributes.message ?? "no message", ...(reply.attributes.category !== undefined ? { category: reply.attributes.category } : {}) };
         return;
-      case "!done": {
+      case "!done":
         this.pending.delete(reply.tag!);
-        const trap = entry.trap;
-        let error: RouterError | undefined;
-        if (trap && entry.command === "/login") {
-          error = new RouterError(scrub(`${this.where}: login as ${this.settings.user} refused: ${trap.message}`, this.settings.password), "auth", trap.category);
-        } else if (trap) {
-          error = new RouterError(scrub(`${this.where} refused ${entry.command}: ${trap.message}`, this.settings.password), "trap", trap.category);
-        }
-        entry.settle(error, entry.records, reply.attributes);
+        entry.settle(this.trapError(entry), entry.records, reply.attributes);
         return;
-      }
       default:
         // A reply word this client does not know (a newer RouterOS): ignored; "!done" still ends the command.
         return;
     }
+  }
+
+  /** The error of a command the router refused (`!trap`), or undefined. */
+  private trapError(entry: Pending): RouterError | undefined {
+    const trap = entry.trap;
+    if (!trap) return undefined;
+    const { user, password } = this.settings;
+    if (entry.command === "/login") return new RouterError(scrub(`${this.where}: login as ${user} refused: ${trap.message}`, password), "auth", trap.category);
+    return new RouterError(scrub(`${this.where} refused ${entry.command}: ${trap.message}`, password), "trap", trap.category);
   }
 
   private shutDown(error: RouterError): void {
@@ -202,7 +203,8 @@ export class ApiConnection {
     this.socket.destroy();
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const entry of pending) entry.settle(error, entry.records, {});
+    // A command refused just before the router hung up (a failed login, say) reports the refusal.
+    for (const entry of pending) entry.settle(this.trapError(entry) ?? error, entry.records, {});
     for (const listener of this.closeListeners) listener(error);
   }
 
@@ -240,9 +242,11 @@ export class ApiClient implements RouterClient {
       const opening = ApiConnection.open(this.settings).then(
         (connection) => {
           this.failed = undefined;
-          connection.onClose(() => {
+          const forget = (): void => {
             if (this.connection === opening) this.connection = undefined;
-          });
+          };
+          connection.onClose(forget);
+          if (!connection.isOpen) forget(); // closed before we listened
           return connection;
         },
         (error: RouterError) => {
