@@ -2,8 +2,10 @@
 // and connection removals go to the office namespace), so a switch really moves the PBX's
 // traffic, the lab's cuts really cut what the router's /ping sees, and a stale SIP mapping is
 // really gone from the kernel. Then the fake runs as a process on the office's LAN address and
-// the real CLI, in the pbx namespace as on an Asterisk host, checks the router and learns each
-// link's public address through it.
+// the real CLI, in the pbx namespace as on an Asterisk host, checks the router, learns each link's
+// public address through it, and runs the daemon through the whole scenario: cut → route → DNS →
+// Asterisk → trunks → failback.
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +14,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createLinkHealth, recordRound, type LinkHealth } from "../../src/wan/health.js";
 import { RouterPingProbe } from "../../src/wan/probes/routeros-ping.js";
 import type { RouterOsRouteBackend } from "../../src/wan/route/routeros/backend.js";
+import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harness.js";
+import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
+import { startBind, type Bind } from "../lab/bind.js";
+import { startItsp, type Itsp, type ItspContact } from "../lab/kamailio.js";
 import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import { askPublicAddress, askSource, SERVICES, startEchoServer, type EchoServer, type LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
@@ -26,6 +32,22 @@ function assertBuilt(): void {
   const sources = ["test/routeros/fake-main.ts", "test/routeros/fake-router.ts", "test/routeros/fake-servers.ts", "test/routeros/fake-worlds.ts", "test/lab/fake-ipecho.ts", "src/wan/route/routeros/check.ts", "src/wan/route/routeros/gateway.ts", "src/cli/program.ts"];
   const stale = sources.filter((s) => !existsSync(built(s)) || statSync(built(s)).mtimeMs < statSync(`${root}${s}`).mtimeMs);
   if (stale.length) throw new Error(`the build is missing or older than ${stale.join(", ")}: run \`npm run build\` first`);
+}
+
+const WAN1 = "198.51.100.10";
+const WAN2 = "203.0.113.10"; // isp2's carrier NAT
+const SHORT = 120;
+
+/** The ITSP's binding from `ip`, polled (bounded). */
+async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => boolean = () => true): Promise<ItspContact> {
+  let last: ItspContact[] = [];
+  for (let i = 0; i < 100; i++) {
+    last = await itsp.contacts();
+    const found = last.find((c) => c.received === `sip:${ip}:5060` && check(c));
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
 }
 
 const HEALTH = { quorum: 1, downAfter: 3, upAfter: 5, windowRounds: 60, latencyStat: "median" as const };
@@ -205,27 +227,56 @@ describeLab("the RouterOS backend on the lab's office", () => {
       expect(r.stdout).toMatch(/^ {2}wan2 +203\.0\.113\.10 /m); // isp2's carrier-NAT address, not the router's 100.64.0.2
     });
 
-    test("wanctl run on the PBX host: the router's pings see wan1 cut, the office moves to wan2 through the router, and back after the hold-down", async () => {
-      const { file, stateDir } = configFile({ transport: "api", port: listening.api }, { failover: { holdDownSeconds: 2 } });
-      const daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+    test("wanctl run on the PBX host: cut wan1 → the router's pings see it → route through the router → DNS → Asterisk → trunks on wan2, and all back after the hold-down", async () => {
+      const secret = randomBytes(32).toString("base64");
+      const itsp: Itsp = await startItsp(lab);
+      const files = fixtureConfigFiles();
+      delete files["sip.conf"]; // PJSIP only
+      const sim: LabSim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+      const bind: Bind = await startBind(lab, { secret, records: { office: WAN1 } });
+      let daemon: LabProcess | undefined;
       try {
-        const up = (s: Parameters<typeof switchedTo>[0]) => s.active === "wan1" && s.links.every((l) => l.state === "up");
-        await waitForStatus(stateDir, "both links up, on wan1", up, 20_000, daemon);
+        await contactFrom(itsp, WAN1); // the PBX registered through the router's wan1 before anything happens
+        const { file, stateDir } = configFile(
+          { transport: "api", port: listening.api },
+          {
+            failover: { holdDownSeconds: 3 },
+            dns: {
+              providers: [{ id: "bind", type: "rfc2136", server: SERVICES.dns, zone: "example.com", tsig: { name: "wanctl-key", secret } }],
+              records: [{ name: "office.example.com", provider: "bind", ttl: 60 }],
+            },
+            // wanctl runs on the PBX host itself: AMI on loopback.
+            asterisk: { ami: { host: "127.0.0.1", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] }, shortExpirySeconds: SHORT },
+          },
+        );
+        daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+        await waitForStatus(stateDir, "both links up, on wan1", (st) => st.active === "wan1" && st.links.every((l) => l.state === "up"), 20_000, daemon);
+
         await lab.cut("wan1");
-        const after = await waitForStatus(stateDir, "switched to wan2", (s) => switchedTo(s, "wan2"), 20_000, daemon);
-        expect(after.lastSwitch?.steps.find((st) => st.step === "route")?.ok).toBe(true);
-        // Without DNS records or Asterisk in this config, the switch is the route and the router's connections.
-        expect(after.lastSwitch?.steps.map((st) => [st.step, st.ok])).toEqual([
-          ["route", true],
-          ["conntrack", true],
-        ]);
+        const after = await waitForStatus(stateDir, "switched to wan2", (st) => switchedTo(st, "wan2"), 30_000, daemon);
+        expect(after.lastSwitch!.steps.map((st) => st.step)).toEqual(["route", "conntrack", "public-ip", "dns", "asterisk", "trunks"]);
+        expect(after.lastSwitch!.ok, JSON.stringify(after.lastSwitch, null, 1)).toBe(true);
+        // wan2's address from the echo the router fetched through wan2.
+        expect(after.lastSwitch!.steps.find((st) => st.step === "public-ip")!.detail).toMatch(/^203\.0\.113\.10 /);
         expect(await lab.defaultRouteLink()).toBe("wan2");
-        expect(await askPublicAddress(lab, "pbx", { to: SERVICES.probe1 })).toBe("203.0.113.10");
+        expect(await bind.digA("office.example.com")).toEqual([WAN2]);
+        expect(sim.fileText("pjsip.conf")).toMatch(/external_signaling_address *= *203\.0\.113\.10/);
+        const contact = await contactFrom(itsp, WAN2); // the trunk's REGISTER left through wan2: its stale mapping was removed on the router
+        expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
+        for (const step of after.lastSwitch!.steps) console.log(`routeros failover step ${step.step}: ${Math.round(step.durationMs)} ms, ${step.detail}`);
+
         await lab.heal("wan1");
-        await waitForStatus(stateDir, "back on wan1 after the hold-down", (s) => switchedTo(s, "wan1"), 30_000, daemon);
+        const back = await waitForStatus(stateDir, "back on wan1 after the hold-down", (st) => switchedTo(st, "wan1") && st.lastSwitch?.kind === "failback", 30_000, daemon);
+        expect(back.lastSwitch!.ok, JSON.stringify(back.lastSwitch, null, 1)).toBe(true);
         expect(await lab.defaultRouteLink()).toBe("wan1");
+        expect(await bind.digA("office.example.com")).toEqual([WAN1]);
+        await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
+        expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
       } finally {
-        await daemon.stop();
+        await daemon?.stop();
+        await sim.stop();
+        await itsp.stop();
+        await bind.stop();
         await lab.heal("wan1");
       }
     });
