@@ -154,6 +154,14 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (config.failover.waitForIdleCalls && !config.asterisk) {
     warnings.push(`failover.waitForIdleCalls is on but there is no "asterisk" section: calls cannot be counted, so failback will not wait for them`);
   }
+  const routerTls = config.route.backend === "routeros" ? config.route.router.tls : undefined;
+  if (routerTls && "ca" in routerTls) {
+    try {
+      readFileSync(routerTls.ca);
+    } catch (error) {
+      warnings.push(`route.router.tls.ca: cannot read ${routerTls.ca} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): wanctl cannot reach the router until it can`);
+    }
+  }
   const inline = inlineSecretPaths(config);
   if (inline.length && (statSync(file).mode & 0o004) !== 0) {
     warnings.push(

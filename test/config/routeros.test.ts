@@ -81,6 +81,11 @@ describe("route.backend routeros", () => {
     expect(() => loadConfig(file, {})).toThrow(/c\.json:\d+:\d+: route\.router\.password: cannot read the secret file .*missing \(ENOENT\)/);
   });
 
+  test("a CA file that cannot be read is a warning at load (the router cannot be reached until it can)", () => {
+    const file = writeTemp("c.json", JSON.stringify(routerOsConfig({}, { transport: "api-tls", tls: { ca: "/nonexistent/router.crt" } })));
+    expect(loadConfig(file, {}).warnings).toContain("route.router.tls.ca: cannot read /nonexistent/router.crt (ENOENT): wanctl cannot reach the router until it can");
+  });
+
   test("an inline router password in a file others can read gets the warning", () => {
     const file = writeTemp("c.json", JSON.stringify(routerOsConfig()), 0o644);
     expect(loadConfig(file, {}).warnings.join("\n")).toMatch(/route\.router\.password/);
