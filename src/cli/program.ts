@@ -67,6 +67,13 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     .description("connect to the AMI, check the privileges wanctl needs, list the transports and trunks it will manage")
     .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
     .action(async (o: CommonOptions) => done((await import("./commands/asterisk-check.js")).asteriskCheck(loadConfigForCommand(o.config, io).config, io)));
+  program
+    .command("router")
+    .description("MikroTik tools (route.backend \"routeros\")")
+    .command("check")
+    .description("log in to the router, check the policies, marked routes, interfaces and probes wanctl needs, and say what is missing")
+    .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
+    .action(async (o: CommonOptions) => done((await import("./commands/router-check.js")).routerCheck(loadConfigForCommand(o.config, io).config, io)));
   return program;
 }
 

@@ -126,6 +126,7 @@ export function secretRefs(config: Config): { path: string; ref: SecretRef }[] {
     { path: "alerts.webhook.token", ref: config.alerts.webhook?.token },
     { path: "http.auth.token", ref: config.http.auth?.token },
     { path: "http.auth.password", ref: config.http.auth?.password },
+    { path: "route.router.password", ref: config.route.backend === "routeros" ? config.route.router.password : undefined },
     ...config.dns.providers.map((p, i) => {
       const base = `dns.providers[${i}]`;
       switch (p.type) {
@@ -187,6 +188,14 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const warnings: string[] = [];
   if (config.failover.waitForIdleCalls && !config.asterisk) {
     warnings.push(`failover.waitForIdleCalls is on but there is no "asterisk" section: calls cannot be counted, so failback will not wait for them`);
+  }
+  const routerTls = config.route.backend === "routeros" ? config.route.router.tls : undefined;
+  if (routerTls && "ca" in routerTls) {
+    try {
+      readFileSync(routerTls.ca);
+    } catch (error) {
+      warnings.push(`route.router.tls.ca: cannot read ${routerTls.ca} (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): wanctl cannot reach the router until it can`);
+    }
   }
   const inline = inlineSecretPaths(config);
   if (inline.length && (statSync(file).mode & 0o004) !== 0) {

@@ -12,6 +12,7 @@ import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
 import { watchCarrier } from "../wan/carrier.js";
+import { createRouterOsGateway } from "../wan/route/routeros/gateway.js";
 import { dnsStoppedAlert } from "./alerts.js";
 import { BaselineStore } from "./baseline.js";
 import type { DaemonDeps } from "./daemon.js";
@@ -22,19 +23,26 @@ const AMI_ROUND_TRIPS = 6;
 
 /** The daemon's adapters, and the PBX for the parts that watch it (the trunks on the status page). */
 export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pbx?: Pbx } {
-  const route = new LinuxRouteBackend({
-    links: config.links,
-    run: commandRunner(),
-    sipPorts: config.route.sipPorts,
-    rtpPorts: config.route.rtpPorts,
-    tableBase: config.route.tableBase,
-  });
   const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
+  // --- route.backend "routeros": the router's routes, its /ping probes, its view of each link's
+  // public address, and this host's address for wanctl's own requests (src/wan/route/routeros).
+  const routerOs = config.route.backend === "routeros" ? createRouterOsGateway(config) : undefined;
+  const linux =
+    config.route.backend === "linux"
+      ? new LinuxRouteBackend({ links: config.links, run: commandRunner(), sipPorts: config.route.sipPorts, rtpPorts: config.route.rtpPorts, tableBase: config.route.tableBase })
+      : undefined;
+  const route = routerOs?.route ?? linux!;
+  const sources = routerOs ? { sourceAddress: () => routerOs.sourceAddress() } : linux!;
+  const learn = async (name: string) => {
+    if (routerOs) return routerOs.publicAddress(name);
+    const link = config.links.find((l) => l.name === name)!;
+    const sourceAddress = await linux!.sourceAddress(link);
+    return learnPublicIp(link, { name, interface: link.interface, sourceAddress });
+  };
+  // --- end of route.backend "routeros"
 
   const publicAddress = async (name: string) => {
-    const link = config.links.find((l) => l.name === name)!;
-    const sourceAddress = await route.sourceAddress(link);
-    const learned = await learnPublicIp(link, { name, interface: link.interface, sourceAddress });
+    const learned = await learn(name);
     if (!learned.ok || !learned.address) throw new Error(learned.detail);
     return { address: learned.address, detail: `${learned.address} (${learned.detail})` };
   };
@@ -44,16 +52,18 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   const secrets = secretValues(config);
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));
-  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
+  const updateDns = config.dns.records.length > 0 ? dnsStep(config, sources, logger, stopped) : undefined;
 
   return {
     route,
     logger,
     secrets,
-    makeProbes: (link) => createProbes(config.monitor.targets, link, timing),
-    watchCarrier,
+    makeProbes: (link) => (routerOs ? routerOs.makeProbes(link, timing) : createProbes(config.monitor.targets, link, timing)),
+    // The links' interfaces are this host's only with the Linux backend.
+    ...(linux ? { watchCarrier } : {}),
     ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
-    ...(pbx ? { pbx, activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null, close: () => pbx.close() } : {}),
+    ...(pbx ? { pbx, activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null } : {}),
+    ...(pbx || routerOs ? { close: async () => void (await Promise.all([pbx?.close(), routerOs?.close()])) } : {}),
     steps: {
       flushConntrack: config.route.flushConntrack,
       publicAddress,

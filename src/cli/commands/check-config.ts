@@ -10,6 +10,9 @@ function summary(config: Config): string {
   const parts = [
     `${config.links.length} links (${[...config.links].sort((a, b) => a.priority - b.priority).map((l) => l.name).join(" > ")})`,
     `${config.monitor.targets.length} probe target${config.monitor.targets.length === 1 ? "" : "s"}`,
+    config.route.backend === "routeros"
+      ? `routes on the MikroTik ${config.route.router.host}:${config.route.router.port} (${config.route.router.transport}, routes marked ${config.route.markPrefix}<link>)`
+      : "routes on this host",
     `${config.dns.records.length} DNS record${config.dns.records.length === 1 ? "" : "s"}`,
   ];
   const pbx = config.asterisk;

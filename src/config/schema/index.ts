@@ -102,8 +102,29 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
     });
   }
 
+  if (config.route.backend === "routeros") checkRouterOs(config, ctx);
+
   const pbx = config.asterisk;
   if (pbx?.channelDriver === "pjsip" && !pbx.pjsip) {
     ctx.addIssue({ code: "custom", path: ["asterisk"], message: 'channelDriver "pjsip" needs a "pjsip" section naming the transports' });
   }
+}
+
+/** What route.backend "routeros" asks of the rest of the config: the router probes and learns addresses itself. */
+function checkRouterOs(config: Config, ctx: z.RefinementCtx): void {
+  if (config.route.backend !== "routeros") return;
+  const names = new Set(config.links.map((l) => l.name));
+  for (const name of Object.keys(config.route.links)) {
+    if (!names.has(name)) ctx.addIssue({ code: "custom", path: ["route", "links", name], message: `no link named ${JSON.stringify(name)} (links: ${[...names].join(", ")})` });
+  }
+  config.monitor.targets.forEach((target, i) => {
+    if (target.type !== "icmp") {
+      ctx.addIssue({ code: "custom", path: ["monitor", "targets", i, "type"], message: `route.backend "routeros" probes each link with the router's /ping: use icmp targets (a ${target.type} probe from this host could not choose the link)` });
+    }
+  });
+  config.links.forEach((link, i) => {
+    if (link.publicIp.method === "stun") {
+      ctx.addIssue({ code: "custom", path: ["links", i, "publicIp", "method"], message: 'route.backend "routeros": the router cannot ask STUN; use "http" (the router fetches the echo through the link), "interface" or "static"' });
+    }
+  });
 }

@@ -1,6 +1,7 @@
 // Failover policy and the backend that moves the default route.
 import { z } from "zod";
-import { port, seconds } from "./common.js";
+import { normalizeFingerprint } from "../../wan/route/routeros/client.js";
+import { host, milliseconds, port, seconds, secret } from "./common.js";
 
 export const failover = z
   .strictObject({
@@ -24,26 +25,116 @@ const portRange = z
   })
   .refine((range) => range.from <= range.to, { error: "from must not be greater than to" });
 
-export const route = z
-  .discriminatedUnion("backend", [
+const flushConntrack = z
+  .boolean()
+  .default(true)
+  .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale).");
+const sipPorts = z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush.");
+const rtpPorts = portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush.");
+
+const linux = z.strictObject({
+  backend: z.literal("linux").describe("iproute2 on this host."),
+  flushConntrack,
+  sipPorts,
+  rtpPorts,
+  tableBase: z
+    .int({ error: "expected a whole number" })
+    .min(1000)
+    .max(30000)
+    .default(4200)
+    .describe("First routing table and rule priority of the per-link routing that keeps every link testable (link i uses base + i and priorities base + 2i, base + 2i + 1); change it if the host's own policy routing uses these numbers."),
+});
+
+const routerTls = z.union(
+  [
     z.strictObject({
-      backend: z.literal("linux").describe("iproute2 on this host."),
-      flushConntrack: z
-        .boolean()
-        .default(true)
-        .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale)."),
-      sipPorts: z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush."),
-      rtpPorts: portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush."),
-      tableBase: z
-        .int({ error: "expected a whole number" })
-        .min(1000)
-        .max(30000)
-        .default(4200)
-        .describe("First routing table and rule priority of the per-link routing that keeps every link testable (link i uses base + i and priorities base + 2i, base + 2i + 1); change it if the host's own policy routing uses these numbers."),
+      ca: z.string().min(1).describe("PEM file of the CA that signed the router's certificate (a self-signed certificate is its own CA)."),
+      serverName: host()
+        .optional()
+        .describe("The name the certificate must carry, when the router is reached by an address its certificate does not name."),
     }),
-  ])
+    z.strictObject({
+      fingerprint: z
+        .string()
+        .refine((value) => normalizeFingerprint(value) !== null, { error: "expected the certificate's SHA-256 fingerprint: 64 hex digits, colons allowed" })
+        .describe("The router certificate's SHA-256 fingerprint (pinned: no CA needed), e.g. from `openssl x509 -noout -fingerprint -sha256`."),
+    }),
+  ],
+  { error: 'expected {"ca": "/path/to/ca.pem"} or {"fingerprint": "sha256 hex"}' },
+);
+
+const DEFAULT_ROUTER_PORTS = { api: 8728, "api-tls": 8729, rest: 443 } as const;
+
+const router = z
+  .strictObject({
+    host: host().describe("The router's address (or name) on the LAN."),
+    transport: z
+      .enum(["api", "api-tls", "rest"])
+      .default("api-tls")
+      .describe('"api-tls": the API over TLS (service api-ssl, 8729); "api": the API in clear (service api, 8728: the password crosses the LAN unencrypted); "rest": REST over HTTPS (service www-ssl, RouterOS 7.1+; probes cost a request per echo).'),
+    port: port().optional().describe("Port of the service; default 8729 (api-tls), 8728 (api), 443 (rest)."),
+    user: z.string().min(1).describe("The RouterOS user wanctl logs in as (see the README for its group's policies)."),
+    password: secret().describe("Its password."),
+    tls: routerTls.optional().describe("How to check the router's certificate (api-tls and rest): a CA file or a pinned fingerprint."),
+    timeoutMs: milliseconds().default(3000).describe("Connect, login and each command's answer."),
+  })
+  .superRefine((r, ctx) => {
+    if (r.transport !== "api" && !r.tls) {
+      ctx.addIssue({ code: "custom", path: ["tls"], message: `transport "${r.transport}" needs "tls" ({"ca": ...} or {"fingerprint": ...}) so that the password goes to the router and nobody else` });
+    }
+    if (r.transport === "api" && r.tls) ctx.addIssue({ code: "custom", path: ["tls"], message: 'transport "api" is not encrypted: use "api-tls" with "tls"' });
+  })
+  .transform((r) => ({ ...r, port: r.port ?? DEFAULT_ROUTER_PORTS[r.transport] }))
+  .describe("The router and how wanctl logs in to it.");
+
+const routerLink = z
+  .strictObject({
+    probeVia: z
+      .enum(["interface", "routing-table", "src-address"])
+      .default("interface")
+      .describe('How the router\'s /ping leaves through this link: "interface" (interface=, for point-to-point links such as PPPoE or LTE), "routing-table" (routing-table=, RouterOS 7: a table holding the link\'s own default route), "src-address" (the link\'s address, for a routing rule that sends it through the link).'),
+    routingTable: z.string().min(1).optional().describe('With probeVia "routing-table": the table\'s name.'),
+  })
+  .superRefine((l, ctx) => {
+    if (l.probeVia === "routing-table" && !l.routingTable) ctx.addIssue({ code: "custom", path: ["routingTable"], message: 'probeVia "routing-table" needs "routingTable", the name of the table' });
+    if (l.probeVia !== "routing-table" && l.routingTable) ctx.addIssue({ code: "custom", path: ["routingTable"], message: `routingTable is used only with probeVia "routing-table"` });
+  });
+
+const distance = () => z.int({ error: "expected a whole number" }).min(1).max(254);
+
+const routeros = z
+  .strictObject({
+    backend: z.literal("routeros").describe("A MikroTik RouterOS router, driven over its API (or REST) from this host on the LAN."),
+    router,
+    markPrefix: z
+      .string()
+      .regex(/^\S+$/, { error: "expected a comment prefix without spaces" })
+      .default("wanctl:")
+      .describe("The default routes wanctl manages carry the comment <markPrefix><link name>, e.g. wanctl:wan1; no other route is touched."),
+    switchBy: z
+      .enum(["distance", "disable"])
+      .default("distance")
+      .describe('"distance": the active link\'s routes get activeDistance and the others standbyDistance + their rank by priority (distinct, so no two tie; they stay usable, in priority order, should wanctl stop); "disable": the others are disabled.'),
+    activeDistance: distance().default(1).describe("Distance of the active link's marked routes."),
+    standbyDistance: distance().default(10).describe("Distance of a standby link's marked routes: this plus the link's rank by priority (0 for the first)."),
+    flushConntrack,
+    sipPorts,
+    rtpPorts,
+    links: z
+      .record(z.string(), routerLink)
+      .default({})
+      .describe('Per link (by name): how the router probes it, e.g. {"wan2": {"probeVia": "routing-table", "routingTable": "via-wan2"}}; a link not listed is probed with interface=.'),
+  })
+  .superRefine((r, ctx) => {
+    if (r.standbyDistance <= r.activeDistance) ctx.addIssue({ code: "custom", path: ["standbyDistance"], message: `must be more than activeDistance (${r.activeDistance}), or the standby routes could win` });
+  });
+
+export const route = z
+  .discriminatedUnion("backend", [linux, routeros])
   .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 }, tableBase: 4200 })
   .describe("How the active link is changed.");
 
 export type FailoverConfig = z.infer<typeof failover>;
 export type RouteConfig = z.infer<typeof route>;
+export type RouterOsRouteConfig = Extract<RouteConfig, { backend: "routeros" }>;
+export type RouterConnectionConfig = RouterOsRouteConfig["router"];

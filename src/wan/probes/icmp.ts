@@ -59,6 +59,8 @@ export interface EchoOutcome {
   readonly error?: string;
   /** When we learnt it (performance.now()). */
   readonly at: number;
+  /** What answered, when ok (default `icmp_seq=<seq>`). */
+  readonly detail?: string;
 }
 
 export type PingSessionState = "idle" | "running" | "backoff" | "stopped";
@@ -92,7 +94,7 @@ const STOP_TERM_MS = 1_000;
 const STOP_KILL_MS = 2_000;
 const MAX_LINE = 4_096;
 
-export class PingSession {
+export class PingSession implements EchoSession {
   private child: ChildProcess | undefined;
   private stateValue: PingSessionState = "idle";
   private latestValue: EchoOutcome | null = null;
@@ -333,10 +335,28 @@ export interface IcmpProbeOptions {
   readonly stallMs?: number;
 }
 
-export class IcmpProbe implements Probe {
+/**
+ * A source of echo outcomes that runs by itself (a persistent `ping`, a router's streamed `/ping`):
+ * what a probe round needs from it.
+ */
+export interface EchoSession {
+  readonly state: PingSessionState;
+  readonly latest: EchoOutcome | null;
+  readonly lastError: string | null;
+  /** While in backoff: ms until the next start. */
+  readonly restartInMs: number;
+  start(): void;
+  subscribe(fn: (o: EchoOutcome) => void): () => void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A probe whose echoes come from an EchoSession: a round takes the newest outcome not older than
+ * `maxAgeMs`, else waits for the next one up to the timeout (see the drift note above).
+ */
+export class EchoSessionProbe<S extends EchoSession = EchoSession> implements Probe {
   readonly type = "icmp" as const;
   readonly target: string;
-  readonly session: PingSession;
   private readonly closer = new AbortController();
   private readonly running = new Set<Promise<ProbeResult>>();
   private readonly maxAgeMs: number;
@@ -344,19 +364,14 @@ export class IcmpProbe implements Probe {
   constructor(
     readonly link: LinkBinding,
     readonly host: string,
+    readonly session: S,
     private readonly timing: ProbeTiming,
-    options: IcmpProbeOptions = {},
+    /** Names the pinger in messages: "ping", "the router's /ping". */
+    private readonly pinger: string,
+    maxAgeMs?: number,
   ) {
     this.target = `icmp ${host}`;
-    this.maxAgeMs = options.maxAgeMs ?? timing.intervalMs;
-    this.session = new PingSession({
-      target: host,
-      interface: link.interface,
-      family: familyOf(link.sourceAddress),
-      intervalMs: timing.intervalMs,
-      timeoutMs: timing.timeoutMs,
-      ...pick(options, ["pingPath", "spawnPrefix", "restartMinMs", "restartMaxMs", "stallMs"]),
-    });
+    this.maxAgeMs = maxAgeMs ?? timing.intervalMs;
   }
 
   run(signal?: AbortSignal): Promise<ProbeResult> {
@@ -370,13 +385,13 @@ export class IcmpProbe implements Probe {
       (finish, onCleanup) => {
         const s = this.session;
         if (s.state === "backoff") {
-          return finish({ ok: false, error: `ping is not running: ${s.lastError ?? "?"}; next start in ${s.restartInMs} ms` });
+          return finish({ ok: false, error: `${this.pinger} is not running: ${s.lastError ?? "?"}; next start in ${s.restartInMs} ms` });
         }
         const latest = s.latest;
         if (latest && now() - latest.at <= this.maxAgeMs) return finish(outcomeOf(latest));
         onCleanup(s.subscribe((o) => finish(outcomeOf(o))));
       },
-      () => `timeout: no echo reply or loss reported by ping within ${timeoutMs} ms`,
+      () => `timeout: no echo reply or loss reported by ${this.pinger} within ${timeoutMs} ms`,
     );
     this.running.add(p);
     void p.then(() => this.running.delete(p));
@@ -390,8 +405,22 @@ export class IcmpProbe implements Probe {
   }
 }
 
+export class IcmpProbe extends EchoSessionProbe<PingSession> {
+  constructor(link: LinkBinding, host: string, timing: ProbeTiming, options: IcmpProbeOptions = {}) {
+    const session = new PingSession({
+      target: host,
+      interface: link.interface,
+      family: familyOf(link.sourceAddress),
+      intervalMs: timing.intervalMs,
+      timeoutMs: timing.timeoutMs,
+      ...pick(options, ["pingPath", "spawnPrefix", "restartMinMs", "restartMaxMs", "stallMs"]),
+    });
+    super(link, host, session, timing, "ping", options.maxAgeMs);
+  }
+}
+
 function outcomeOf(o: EchoOutcome): Outcome {
-  if (o.ok) return { ok: true, rttMs: o.rttMs ?? 0, detail: `icmp_seq=${o.seq}` };
+  if (o.ok) return { ok: true, rttMs: o.rttMs ?? 0, detail: o.detail ?? `icmp_seq=${o.seq}` };
   return { ok: false, error: o.error ?? "lost" };
 }
 

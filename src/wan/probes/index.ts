@@ -2,7 +2,7 @@
 // design, and factory.ts for building a link's probes from the config.
 export { createProbe, createProbes, runRound, type ProbeFactoryOptions } from "./factory.js";
 export { targetLabel, type LinkBinding, type Probe, type ProbeResult, type ProbeTargetConfig, type ProbeTiming, type ProbeType } from "./types.js";
-export { IcmpProbe, PingSession, type EchoOutcome, type IcmpProbeOptions, type PingSessionOptions, type PingSessionState } from "./icmp.js";
+export { EchoSessionProbe, IcmpProbe, PingSession, type EchoOutcome, type EchoSession, type IcmpProbeOptions, type PingSessionOptions, type PingSessionState } from "./icmp.js";
 export { TcpProbe, type TcpProbeOptions } from "./tcp.js";
 export { DnsProbe, type DnsProbeOptions } from "./dns.js";
 export { HttpProbe, type HttpProbeOptions } from "./http.js";

@@ -10,6 +10,11 @@ export interface HttpEchoOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly userAgent?: string;
+  /**
+   * Asks one URL some other way than a GET from this host: a router fetching it through the link
+   * (route.backend "routeros"). Never rejects. Default: askEcho.
+   */
+  readonly ask?: (url: string) => Promise<SourceAnswer>;
 }
 
 /**
@@ -30,6 +35,16 @@ export function parseEchoBody(body: string): string | null {
   return null;
 }
 
+/** An echo service's answer read: the public address of the expected family in it, or why it is none. */
+export function echoAnswer(source: string, body: string, family: 4 | 6): SourceAnswer {
+  const address = parseEchoBody(body);
+  if (address === null) return { source, error: `no IP address in the answer ${JSON.stringify(body.slice(0, 40))}` };
+  if (isIP(address) !== family) return { source, error: `answered ${address}, not an IPv${family} address` };
+  const why = family === 4 ? notPublicReason(address) : null;
+  if (why) return { source, error: `answered ${address}, which is ${why}, not a public address` };
+  return { source, address };
+}
+
 /** Asks one echo service. Never rejects. */
 export async function askEcho(url: string, sourceAddress: string, options: HttpEchoOptions = {}): Promise<SourceAnswer> {
   const source = safeUrl(url);
@@ -43,12 +58,7 @@ export async function askEcho(url: string, sourceAddress: string, options: HttpE
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (res.status < 200 || res.status > 299) return { source, error: `HTTP ${res.status}` };
-    const address = parseEchoBody(res.body);
-    if (address === null) return { source, error: `no IP address in the answer ${JSON.stringify(res.body.slice(0, 40))}` };
-    if (isIP(address) !== isIP(sourceAddress)) return { source, error: `answered ${address}, not an IPv${isIP(sourceAddress)} address` };
-    const why = isIP(address) === 4 ? notPublicReason(address) : null;
-    if (why) return { source, error: `answered ${address}, which is ${why}, not a public address` };
-    return { source, address };
+    return echoAnswer(source, res.body, isIP(sourceAddress) === 6 ? 6 : 4);
   } catch (err) {
     return { source, error: (err as Error).message.replace(`${source}: `, "") };
   }
@@ -94,7 +104,7 @@ export async function echoConsensus(urls: readonly string[], sourceAddress: stri
     let pending = urls.length;
     if (pending === 0) resolve();
     urls.forEach((url, i) => {
-      void askEcho(url, sourceAddress, { ...options, signal }).then((a) => {
+      void (options.ask ? options.ask(url) : askEcho(url, sourceAddress, { ...options, signal })).then((a) => {
         if (stop.signal.aborted) return; // decided already
         answers[i] = a;
         if (a.address !== undefined) {

@@ -11,7 +11,7 @@ import { stunQuery } from "./stun.js";
 import type { PublicIpResult, SourceAnswer } from "./types.js";
 
 export { isPublicIPv4, notPublicReason } from "./address.js";
-export { askEcho, echoConsensus, majority, parseEchoBody } from "./http-echo.js";
+export { askEcho, echoAnswer, echoConsensus, majority, parseEchoBody } from "./http-echo.js";
 export { stunQuery, type StunAnswer, type StunQueryOptions } from "./stun.js";
 export type { PublicIpMethod, PublicIpResult, SourceAnswer } from "./types.js";
 
@@ -25,8 +25,10 @@ export interface PublicIpOptions {
   readonly stunInitialRtoMs?: number;
   /** STUN: requests sent at most per server. Default 4. */
   readonly stunMaxSends?: number;
-  /** The IPv4 addresses on an interface (default: os.networkInterfaces()); for tests. */
+  /** The IPv4 addresses on an interface (default: os.networkInterfaces()): a router's, or a test's. */
   readonly interfaceAddresses?: (ifname: string) => string[] | undefined;
+  /** Asks an echo URL some other way than from this host (a router fetching it through the link); see HttpEchoOptions.ask. */
+  readonly askEcho?: (url: string) => Promise<SourceAnswer>;
 }
 
 function osInterfaceAddresses(ifname: string): string[] | undefined {
@@ -77,7 +79,11 @@ export async function learnPublicIp(link: LinkConfig, binding: LinkBinding | und
   const base = { timeoutMs: options.timeoutMs ?? 3000, ...(options.signal ? { signal: options.signal } : {}) };
 
   if (cfg.method === "http") {
-    const c = await echoConsensus(cfg.urls, binding.sourceAddress, { ...base, ...(options.userAgent ? { userAgent: options.userAgent } : {}) });
+    const c = await echoConsensus(cfg.urls, binding.sourceAddress, {
+      ...base,
+      ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      ...(options.askEcho ? { ask: options.askEcho } : {}),
+    });
     const dis = c.disagreement.length ? { disagreement: c.disagreement } : {};
     const disWords = c.disagreement.map((a) => `${a.source} said ${a.address}`).join(", ");
     if (c.address) {

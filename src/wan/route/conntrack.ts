@@ -51,7 +51,7 @@ function isVoicePort(port: number, selector: FlowSelector): boolean {
  * packets match the reply tuple and leave as that address). Flows inside the LAN and every other
  * flow are left alone.
  */
-export function staleVoiceFlows(entries: readonly ConntrackEntry[], selector: FlowSelector): ConntrackEntry[] {
+export function staleVoiceFlows<E extends ConntrackEntry>(entries: readonly E[], selector: FlowSelector): E[] {
   return entries.filter((entry) => {
     if (entry.protocol !== "udp") return false;
     const ports = [entry.original.sport, entry.original.dport, entry.reply.sport, entry.reply.dport];
