@@ -65,6 +65,25 @@ describe("RFC 2136 provider (TSIG) against a fake primary", () => {
     expect(await p.current!(REC, new AbortController().signal)).toBe("203.0.113.10");
   });
 
+  it("replaces the SRV RRset in one signed update, and reads it back", async () => {
+    const old = [{ priority: 5, weight: 0, port: 5060, target: "pbx.example.com" }];
+    dns = await startFakeDns({ zone: "example.com", records: {}, srv: { "_sip._udp.office.example.com": old }, key: KEY });
+    const p = createRfc2136Provider(rfc2136Config(dns.port).providers[0] as never, ctx);
+    const SRV = { ...REC, name: "_sip._udp.office.example.com" };
+    expect(await p.currentSrv!(SRV, new AbortController().signal)).toEqual(old);
+    const targets = [
+      { priority: 10, weight: 0, port: 5060, target: "wan2.office.example.com" },
+      { priority: 20, weight: 0, port: 5060, target: "wan1.office.example.com" },
+    ];
+    expect(await p.updateSrv!(SRV, targets, new AbortController().signal)).toEqual({
+      changed: true,
+      detail: `127.0.0.1:${dns.port} accepted SRV 10 0 5060 wan2.office.example.com, 20 0 5060 wan1.office.example.com ttl 60 in zone example.com`,
+    });
+    expect(dns.srvUpdates).toEqual([{ name: "_sip._udp.office.example.com", targets, ttl: 60 }]);
+    expect(await p.currentSrv!(SRV, new AbortController().signal)).toEqual(targets);
+    expect(await p.currentSrv!({ ...SRV, name: "_sip._tcp.office.example.com" }, new AbortController().signal)).toEqual([]);
+  });
+
   it.each([
     ["an unknown key name", "other-key", KEY_B64, "BADKEY"],
     ["a wrong secret", "wanctl-key", Buffer.from("not the key at all, no no no....").toString("base64"), "BADSIG"],
