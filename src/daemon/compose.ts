@@ -42,7 +42,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const secrets = secretValues(config);
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));
-  const updateDns = config.dns.records.length > 0 ? dnsStep(config, route, logger, stopped) : undefined;
+  const updateDns = config.dns.records.length > 0 || config.dns.sip ? dnsStep(config, route, logger, stopped, publicAddress) : undefined;
 
   return {
     route,

@@ -36,6 +36,7 @@ describe("wanctl CLI", () => {
     const { code, stdout } = await cli(["check-config", "--config", example]);
     expect(code).toBe(0);
     expect(stdout).toContain("OK: 4 links (wan1 > wan2 > lte > dsl)");
+    expect(stdout).toContain("SIP domain office.example.com: a name for wan1, wan2 and SRV _sip._udp, _sip._tcp, _sips._tcp");
   });
 
   test("check-config lists every problem with file:line:column and exits 2", async () => {

@@ -51,7 +51,7 @@ describeLab("dynamic DNS from the office (lab)", () => {
     runInLab<Run>(lab, "office", {
       op: "updateAllRecords",
       config: { dns },
-      address,
+      office: { active: "wan1", addresses: { wan1: address } },
       options: {
         stateDir: stateDir(state),
         // The active link's source address: queries and updates leave through it.

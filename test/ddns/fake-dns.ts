@@ -16,6 +16,8 @@ export interface FakeDnsOptions {
   nameServers?: Record<string, string>;
   /** Force this rcode on the next updates (REFUSED=5, SERVFAIL=2, NOTAUTH=9...). */
   updateRcodes?: number[];
+  /** Updates of these names are REFUSED (as an update-policy that does not grant them). */
+  refuseNames?: string[];
   /** Answer A queries with the old value this many times after an update (a slow secondary). */
   staleAnswersAfterUpdate?: number;
   /** Drop every datagram. */
@@ -93,6 +95,7 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
     const sign = (rcode: number): Buffer =>
       signTsig(encodeMessage({ id: msg.id, qr: true, opcode: OPCODE.UPDATE, rcode, questions: [q] }), options.key!, Date.now() / 1000, { requestMac: check.tsig!.mac }).signed;
     if (forced !== undefined) return reply(sign(forced));
+    if (msg.authority.some((rr) => options.refuseNames?.includes(normalizeName(rr.name)))) return reply(sign(5));
     if (normalizeName(q.name) !== zone) return reply(sign(9));
     const written = new Map<string, { targets: SrvData[]; ttl: number }>();
     for (const rr of msg.authority) {

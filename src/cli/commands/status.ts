@@ -56,14 +56,15 @@ export function renderStatus(status: DaemonStatus, now: number): string {
 
 /** Each DNS record, its last known value and the last update's outcome. */
 function dnsLines(config: Config, io: CliIo): string[] {
-  if (config.dns.records.length === 0) return [];
+  if (config.dns.records.length === 0 && !config.dns.sip) return [];
   const { records, problem } = ddnsStatus(config, config.stateDir, io.env);
   const lines = ["", "DNS records:"];
   if (problem) lines.push(`  (${problem})`);
   for (const r of records) {
     const last = r.last ? `last ${r.last.outcome} at ${r.last.at}${r.last.ok ? "" : `: ${r.last.detail}`}` : "never updated";
     const stop = r.stopped ? `; STOPPED until the config changes: ${r.stopped.reason}` : r.retryAt ? `; next try after ${r.retryAt}` : "";
-    lines.push(`  ${r.record} (${r.provider}) → ${r.value ?? "?"}; ${last}${stop}`);
+    const what = r.type === "SRV" ? ", SRV" : r.link !== undefined ? `, ${r.link}'s own address` : "";
+    lines.push(`  ${r.record} (${r.provider}${what}) → ${r.value ?? "?"}; ${last}${stop}`);
   }
   return lines;
 }
@@ -77,7 +78,7 @@ export function showStatus(config: Config, io: CliIo, options: { json?: boolean 
   const status = result.value;
   const stale = status.stoppedAt !== undefined || now - Date.parse(status.updatedAt) > STALE_AFTER_MS;
   if (options.json) {
-    const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, io.env).records : [];
+    const dns = config.dns.records.length || config.dns.sip ? ddnsStatus(config, config.stateDir, io.env).records : [];
     io.out(JSON.stringify(redactSecrets({ ...status, running: !stale, dns }), null, 2));
   } else {
     if (status.stoppedAt) io.out(`the daemon is NOT running: it stopped at ${status.stoppedAt} (pid ${status.pid}); this is its last status\n`);
