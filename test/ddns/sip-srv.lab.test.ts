@@ -92,6 +92,12 @@ describeLab("SIP by DNS SRV follows the failover (wanctl run + BIND + Kamailio a
     caller = await startSrvCaller(lab, DOMAIN);
     expect(await call()).toEqual({ status: 200, sentTo: [`${W1}:5060`], answeredBy: [`200 ${W1}:5060`] });
     expect(responder.events().filter(([what]) => what === "OPTIONS").at(-1)).toEqual(["OPTIONS", `${CALLER}:5060`]);
+
+    // wan2's target answers only once wan2 carries the office: a request through it reaches the
+    // PBX, but the answer leaves by the default route, through wan1, and its ISP drops it (BCP 38).
+    const seen = responder.events().length;
+    expect(await sendOptions(lab, "inet", W2, `sip:${DOMAIN}`, 3_000)).toEqual({ error: "no final answer within 3000 ms" });
+    expect(responder.events().slice(seen).map(([what]) => what)).toContain("OPTIONS");
   });
 
   test("wan1 cut: SRV has wan2 first, wan1's name keeps its address, and the caller reaches the office through wan2", async () => {
