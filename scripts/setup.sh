@@ -5,7 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # iproute2/iptables/conntrack/ping: the lab and the Linux route backend.
-# bind9 + dnsutils: the authoritative DNS server for RFC 2136 tests. kamailio: the ITSP's registrar.
+# bind9 + dnsutils: the authoritative DNS server for RFC 2136 tests. kamailio: the ITSP's registrar,
+# and the caller that finds the office by DNS SRV (SIPp resolves no SRV records).
 # python3: the lab's echo responder that adds delay and jitter where the kernel has no netem, and
 # the notify socket of the systemd tests. prometheus: promtool checks the alert rules, and a real
 # Prometheus scrapes wanctl in the lab. chromium: the status page in a real browser. systemd:

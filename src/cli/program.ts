@@ -57,7 +57,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCodeValue) => void): Comman
     .command("dns")
     .description("dynamic DNS tools")
     .command("update")
-    .description("push the active link's public address to every record now; exit 1 if any failed")
+    .description("push every record now: the active link's public address, each link's own name, the SRV records with the active link first; exit 1 if any failed")
     .addOption(new Option("-c, --config <file>", "config file (or $WANCTL_CONFIG)").default(io.env.WANCTL_CONFIG ?? DEFAULT_CONFIG_PATH))
     .action(async (o: CommonOptions) => done((await import("./commands/ip-dns.js")).updateDnsNow(loadConfigForCommand(o.config, io).config, io)));
   program

@@ -52,7 +52,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   const secrets = secretValues(config);
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));
-  const updateDns = config.dns.records.length > 0 ? dnsStep(config, sources, logger, stopped) : undefined;
+  const updateDns = config.dns.records.length > 0 || config.dns.sip ? dnsStep(config, sources, logger, stopped, publicAddress) : undefined;
 
   return {
     route,

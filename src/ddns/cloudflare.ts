@@ -2,10 +2,15 @@
 // suffixes (GET /zones?name=), find the A record (GET /zones/:id/dns_records?type=A&name=), then
 // PATCH its content and TTL, or POST a new one. Always `proxied: false`: a proxied record would
 // answer with Cloudflare's addresses, and SIP and RTP do not go through its proxy.
+// SRV: Cloudflare keeps each SRV record apart, written through `data` {priority, weight, port,
+// target} (`content` is read-only for SRV; older answers carry the priority at the top level).
+// The records of the name become exactly the wanted ones: each existing record of a wanted
+// target is PATCHed if it differs, missing ones POSTed, then the others DELETEd, so the name is
+// never left without a target.
 import { readSecret } from "../config/secrets.js";
 import { normalizeName } from "../dns/wire.js";
 import { HttpError, httpFetch, type HttpResponse } from "../lib/http.js";
-import { DdnsError, httpFailureKind, retryAfterMs, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type UpdateOutcome } from "./provider.js";
+import { DdnsError, httpFailureKind, retryAfterMs, srvText, type CallOptions, type DnsProvider, type ProviderContext, type RecordConfig, type SrvData, type UpdateOutcome } from "./provider.js";
 import type { DnsProviderConfig } from "./provider.js";
 
 type CloudflareConfig = Extract<DnsProviderConfig, { type: "cloudflare" }>;
@@ -23,6 +28,15 @@ interface CfRecord {
   content: string;
   ttl: number;
   proxied?: boolean;
+  /** SRV: its parts (the priority only in newer answers). */
+  data?: { priority?: number; weight?: number; port?: number; target?: string };
+  /** SRV in older answers. */
+  priority?: number;
+}
+
+/** An SRV record's parts as Cloudflare answers them. */
+function srvOf(r: CfRecord): SrvData {
+  return { priority: r.data?.priority ?? r.priority ?? 0, weight: r.data?.weight ?? 0, port: r.data?.port ?? 0, target: normalizeName(r.data?.target ?? "") };
 }
 
 /** Cloudflare error codes that no retry can fix (authentication, authorisation). */
@@ -97,10 +111,10 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
     throw new DdnsError(`${name}: no Cloudflare zone holds it (none of its suffixes is a zone this token can see)`, "permanent", { code: "nozone" });
   }
 
-  async function findRecords(zoneId: string, name: string, signal: AbortSignal, source: string | undefined): Promise<CfRecord[]> {
-    const q = `type=A&name=${encodeURIComponent(normalizeName(name))}`;
+  async function findRecords(zoneId: string, name: string, signal: AbortSignal, source: string | undefined, type: "A" | "SRV" = "A"): Promise<CfRecord[]> {
+    const q = `type=${type}&name=${encodeURIComponent(normalizeName(name))}`;
     const found = await call<CfRecord[]>("GET", `/zones/${encodeURIComponent(zoneId)}/dns_records?${q}`, signal, source);
-    return (found ?? []).filter((r) => r.type === "A" && normalizeName(r.name) === normalizeName(name));
+    return (found ?? []).filter((r) => r.type === type && normalizeName(r.name) === normalizeName(name));
   }
 
   return {
@@ -136,6 +150,38 @@ export function createCloudflareProvider(config: CloudflareConfig, ctx: Provider
       const source = opts.sourceAddress ?? ctx.sourceAddress;
       const zoneId = await zoneOf(record.name, signal, source);
       return (await findRecords(zoneId, record.name, signal, source))[0]?.content ?? null;
+    },
+    async updateSrv(record: RecordConfig, targets: readonly SrvData[], signal: AbortSignal, opts: CallOptions = {}): Promise<UpdateOutcome> {
+      const source = opts.sourceAddress ?? ctx.sourceAddress;
+      const zoneId = await zoneOf(record.name, signal, source);
+      const records = `/zones/${encodeURIComponent(zoneId)}/dns_records`;
+      const existing = await findRecords(zoneId, record.name, signal, source, "SRV");
+      const unused = [...existing];
+      const work: (() => Promise<unknown>)[] = [];
+      let patched = 0;
+      let created = 0;
+      for (const t of targets) {
+        const data = { priority: t.priority, weight: t.weight, port: t.port, target: normalizeName(t.target) };
+        const i = unused.findIndex((r) => srvOf(r).target === data.target);
+        const same = i >= 0 ? unused.splice(i, 1)[0]! : undefined;
+        if (!same) {
+          created++;
+          work.push(() => call("POST", records, signal, source, { type: "SRV", name: normalizeName(record.name), ttl: record.ttl, data }));
+        } else if (srvText([srvOf(same)]) !== srvText([data]) || same.ttl !== record.ttl) {
+          patched++;
+          work.push(() => call("PATCH", `${records}/${encodeURIComponent(same.id)}`, signal, source, { ttl: record.ttl, data }));
+        }
+      }
+      for (const r of unused) work.push(() => call("DELETE", `${records}/${encodeURIComponent(r.id)}`, signal, source));
+      if (work.length === 0) return { changed: false, detail: `already SRV ${srvText(targets)} ttl ${record.ttl}` };
+      for (const step of work) await step();
+      const counts = [patched && `${patched} changed`, created && `${created} created`, unused.length && `removed ${srvText(unused.map(srvOf))}`].filter(Boolean).join("; ");
+      return { changed: true, detail: `SRV ${srvText(targets)} ttl ${record.ttl} (${counts})` };
+    },
+    async currentSrv(record: RecordConfig, signal: AbortSignal, opts: CallOptions = {}): Promise<SrvData[]> {
+      const source = opts.sourceAddress ?? ctx.sourceAddress;
+      const zoneId = await zoneOf(record.name, signal, source);
+      return (await findRecords(zoneId, record.name, signal, source, "SRV")).map(srvOf);
     },
   };
 }

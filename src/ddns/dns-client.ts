@@ -1,12 +1,12 @@
 // Talking to name servers: one DNS exchange over UDP (TCP when the answer is truncated) from an
-// optional source address, an A query to an authoritative server, and finding a name's
+// optional source address, A and SRV queries to an authoritative server, and finding a name's
 // authoritative servers through a resolver.
 import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { Resolver } from "node:dns/promises";
 import { connect, isIP } from "node:net";
-import { CLASS, decodeMessage, encodeQuery, normalizeName, rcodeName, readA, readRdataName, TYPE, type DnsMessage } from "../dns/wire.js";
+import { CLASS, decodeMessage, encodeQuery, normalizeName, rcodeName, readA, readRdataName, readSrv, TYPE, type DnsMessage, type ResourceRecord, type SrvData } from "../dns/wire.js";
 
 export interface ExchangeOptions {
   readonly port?: number;
@@ -130,22 +130,23 @@ function tcpExchange(address: string, port: number, message: Buffer, opts: Excha
   });
 }
 
-export interface AQueryResult {
+export interface QueryResult<T> {
   readonly rcode: number;
   readonly rcodeName: string;
   /** Authoritative Answer flag. */
   readonly aa: boolean;
-  /** The A records of the name (through a CNAME in the answer, if any). */
-  readonly addresses: string[];
+  /** The name's records of the type asked for (through a CNAME in the answer, if any). */
+  readonly records: T[];
 }
 
-/** Asks `server` for the A records of `name`, without recursion (an authoritative server's view). */
-export async function queryA(server: string, name: string, opts: ExchangeOptions & { recursion?: boolean }): Promise<AQueryResult> {
-  const query = encodeQuery(randomInt(0x10000), name, TYPE.A, opts.recursion ?? false);
-  const raw = await dnsExchange(server, query, opts);
+export type AQueryResult = Omit<QueryResult<string>, "records"> & { readonly addresses: string[] };
+
+/** Asks `server` for the records of `name` and `type`, without recursion unless asked (an authoritative server's view). */
+async function query<T>(server: string, name: string, type: number, read: (msg: Buffer, rr: ResourceRecord) => T | null, opts: ExchangeOptions & { recursion?: boolean }): Promise<QueryResult<T>> {
+  const raw = await dnsExchange(server, encodeQuery(randomInt(0x10000), name, type, opts.recursion ?? false), opts);
   const msg: DnsMessage = decodeMessage(raw);
   const q = msg.questions[0];
-  if (q && (normalizeName(q.name) !== normalizeName(name) || q.type !== TYPE.A || q.class !== CLASS.IN)) {
+  if (q && (normalizeName(q.name) !== normalizeName(name) || q.type !== type || q.class !== CLASS.IN)) {
     throw new DnsExchangeError(`DNS ${server}: answered another question (${q.name})`, "network");
   }
   let owner = normalizeName(name);
@@ -154,11 +155,22 @@ export async function queryA(server: string, name: string, opts: ExchangeOptions
     if (!cname) break;
     owner = normalizeName(readRdataName(raw, cname));
   }
-  const addresses = msg.answers
+  const records = msg.answers
     .filter((rr) => normalizeName(rr.name) === owner)
-    .map(readA)
-    .filter((a): a is string => a !== null);
-  return { rcode: msg.rcode, rcodeName: rcodeName(msg.rcode), aa: msg.aa, addresses };
+    .map((rr) => read(raw, rr))
+    .filter((r): r is T => r !== null);
+  return { rcode: msg.rcode, rcodeName: rcodeName(msg.rcode), aa: msg.aa, records };
+}
+
+/** Asks `server` for the A records of `name`, without recursion (an authoritative server's view). */
+export async function queryA(server: string, name: string, opts: ExchangeOptions & { recursion?: boolean }): Promise<AQueryResult> {
+  const { records, ...rest } = await query(server, name, TYPE.A, (_msg, rr) => readA(rr), opts);
+  return { ...rest, addresses: records };
+}
+
+/** Asks `server` for the SRV records of `name`, without recursion. */
+export function querySrv(server: string, name: string, opts: ExchangeOptions): Promise<QueryResult<SrvData>> {
+  return query(server, name, TYPE.SRV, readSrv, opts);
 }
 
 export interface AuthoritativeOptions {

@@ -1,9 +1,20 @@
 // The one interface every DNS provider adapter implements, and the errors that tell the updater
 // what to do next: stop the record (permanent) or try again later (transient).
 import type { DnsConfig, DnsProviderConfig } from "../config/schema/dns.js";
+import { normalizeName, type SrvData } from "../dns/wire.js";
 
 export type RecordConfig = DnsConfig["records"][number];
-export type { DnsProviderConfig };
+export type { DnsProviderConfig, SrvData };
+
+/** One SRV record as a zone file writes it: "10 0 5060 wan1.example.com". */
+export const srvWords = (t: SrvData): string => `${t.priority} ${t.weight} ${t.port} ${normalizeName(t.target)}`;
+
+/** An SRV RRset in one canonical line (sorted as clients try them), to compare, store and show. */
+export const srvText = (targets: readonly SrvData[]): string =>
+  [...targets]
+    .sort((a, b) => a.priority - b.priority || b.weight - a.weight || normalizeName(a.target).localeCompare(normalizeName(b.target)) || a.port - b.port)
+    .map(srvWords)
+    .join(", ");
 
 export interface UpdateOutcome {
   /** False when the provider said the record already held the address (dyndns2 `nochg`). */
@@ -49,6 +60,10 @@ export interface DnsProvider {
   update(record: RecordConfig, address: string, signal: AbortSignal, call?: CallOptions): Promise<UpdateOutcome>;
   /** The record's address as the provider holds it now (null: no A record), when the provider can tell. */
   current?(record: RecordConfig, signal: AbortSignal, call?: CallOptions): Promise<string | null>;
+  /** Makes `targets` the SRV records of `record.name`, and only them (the providers that can hold SRV). */
+  updateSrv?(record: RecordConfig, targets: readonly SrvData[], signal: AbortSignal, call?: CallOptions): Promise<UpdateOutcome>;
+  /** The SRV records of `record.name` as the provider holds them now (none: []). */
+  currentSrv?(record: RecordConfig, signal: AbortSignal, call?: CallOptions): Promise<SrvData[]>;
   /** The server to verify against when the provider knows it (RFC 2136: the primary). */
   authoritative?(record: RecordConfig): AuthoritativeServer;
 }

@@ -1,4 +1,4 @@
-// ddns.json in the state directory: per record, the last address pushed, the last outcome, the
+// ddns.json in the state directory: per record, the last value pushed, the last outcome, the
 // back-off and a stop after a permanent error. Written atomically; a damaged file is started over.
 import { join } from "node:path";
 import { z } from "zod";
@@ -8,32 +8,40 @@ export const DDNS_STATE_FILE = "ddns.json";
 
 const outcome = z.enum(["updated", "unchanged", "failed", "stopped", "backing-off"]);
 
-const lastResult = z.object({
+/** Files written before SRV records called a record's value its address. */
+const valueWasAddress = (v: unknown): unknown => {
+  if (v === null || typeof v !== "object" || "value" in v || !("address" in v)) return v;
+  const { address, ...rest } = v as Record<string, unknown>;
+  return { ...rest, value: address };
+};
+
+const lastResult = z.preprocess(valueWasAddress, z.object({
   at: z.string(),
   outcome,
   ok: z.boolean(),
   changed: z.boolean(),
-  address: z.string(),
+  /** What the record was to hold: an address, or an SRV record's targets in one line. */
+  value: z.string(),
   detail: z.string(),
   durationMs: z.number(),
   verifiedMs: z.number().optional(),
   verification: z.string().optional(),
-});
+}));
 
-const recordState = z.object({
+const recordState = z.preprocess(valueWasAddress, z.object({
   provider: z.string(),
   /** Digest of the record's and its provider's config, secrets included only through the digest. */
   fingerprint: z.string(),
-  /** Last address the provider accepted (or was found to hold): the record's last known value. */
-  address: z.string().nullable(),
-  /** When that address was last confirmed (pushed, or seen at the authoritative server). */
+  /** Last value the provider accepted (or was found to hold): an address, or SRV targets in one line. */
+  value: z.string().nullable(),
+  /** When that value was last confirmed (pushed, or seen at the authoritative server). */
   confirmedAt: z.string().nullable(),
   failures: z.int().min(0),
   /** Epoch ms before which no automatic retry is made. */
   retryAt: z.number().nullable(),
   stopped: z.object({ at: z.string(), reason: z.string() }).nullable(),
   last: lastResult.nullable(),
-});
+}));
 
 export const ddnsStateSchema = z.object({
   version: z.literal(1),

@@ -3,13 +3,17 @@
 import type { DnsConfig } from "../config/schema/dns.js";
 import { normalizeName } from "../dns/wire.js";
 import { fingerprintOf } from "./fingerprint.js";
+import { managedRecords, type PlanLink } from "./plan.js";
 import { iso } from "./update-run.js";
 import { readDdnsState, type LastResult } from "./state.js";
 
 export interface DdnsRecordStatus {
   readonly record: string;
   readonly provider: string;
-  /** Last known value: the address last pushed or seen at the authoritative server. */
+  readonly type: "A" | "SRV";
+  /** A link's own name (dns.sip): the link whose address it holds. */
+  readonly link?: string;
+  /** Last known value (last pushed or seen at the authoritative server): an address, or the SRV targets in one line. */
   readonly value: string | null;
   readonly confirmedAt: string | null;
   readonly last: LastResult | null;
@@ -20,9 +24,9 @@ export interface DdnsRecordStatus {
 }
 
 /** Each configured record, its last known value and the last update's outcome (for `wanctl status`). */
-export function ddnsStatus(config: { readonly dns: DnsConfig }, stateDir: string, env?: NodeJS.ProcessEnv): { records: DdnsRecordStatus[]; problem?: string } {
+export function ddnsStatus(config: { readonly dns: DnsConfig; readonly links?: readonly PlanLink[] }, stateDir: string, env?: NodeJS.ProcessEnv): { records: DdnsRecordStatus[]; problem?: string } {
   const { state, problem } = readDdnsState(stateDir);
-  const records = config.dns.records.map((record): DdnsRecordStatus => {
+  const records = managedRecords(config).map(({ record, type, link }): DdnsRecordStatus => {
     const name = normalizeName(record.name);
     const st = state.records[name];
     const fp = fingerprintOf(record, config.dns.providers.find((p) => p.id === record.provider), env);
@@ -31,7 +35,9 @@ export function ddnsStatus(config: { readonly dns: DnsConfig }, stateDir: string
     return {
       record: name,
       provider: record.provider,
-      value: st?.address ?? null,
+      type,
+      ...(link !== undefined ? { link } : {}),
+      value: st?.value ?? null,
       confirmedAt: st?.confirmedAt ?? null,
       last: st?.last ?? null,
       stopped: sameConfig ? st.stopped : null,

@@ -4,15 +4,18 @@
 // every step can use them without importing it.
 import type { CallOptions, DnsProvider } from "./provider.js";
 
-export type RecordOutcome = "updated" | "unchanged" | "failed" | "stopped" | "backing-off";
+export type RecordOutcome = "updated" | "unchanged" | "failed" | "stopped" | "backing-off" | "kept";
 
 export interface RecordResult {
   /** The record's name, e.g. office.example.com. */
   readonly record: string;
   readonly provider: string;
-  /** The address it should point at. */
-  readonly address: string;
-  /** The record holds (or was just given) the address. */
+  readonly type: "A" | "SRV";
+  /** Set for a link's own name (dns.sip): the link whose address it holds. */
+  readonly link?: string;
+  /** What it should hold: an address, or the SRV targets in one line; when kept, what it was last known to hold ("" if never). */
+  readonly value: string;
+  /** The record holds (or was just given) the value. */
   readonly ok: boolean;
   /** An update was sent and the provider changed the record. */
   readonly changed: boolean;
@@ -40,7 +43,7 @@ export interface DdnsAlert {
 export interface UpdateOptions {
   /** The state directory (config `stateDir`); ddns.json lives there. */
   readonly stateDir: string;
-  /** Push even when the cache or the authoritative server says the record holds the address, and despite a back-off (ddclient -force). */
+  /** Push even when the cache or the authoritative server says the record holds the value, and despite a back-off (ddclient -force). */
   readonly force?: boolean;
   /** Also try records stopped by a permanent error (their config unchanged). */
   readonly retryStopped?: boolean;

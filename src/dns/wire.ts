@@ -1,9 +1,9 @@
 // DNS messages (RFC 1035) as dynamic updates need them: queries, UPDATE messages (RFC 2136) and
-// TSIG (RFC 8945), with a decoder that follows name compression. Small on purpose: A, NS, SOA and
-// TSIG records are all that wanctl reads.
+// TSIG (RFC 8945), with a decoder that follows name compression. Small on purpose: A, SRV
+// (RFC 2782), NS, SOA and TSIG records are all that wanctl reads.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, AAAA: 28, TSIG: 250, ANY: 255 } as const;
+export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, AAAA: 28, SRV: 33, TSIG: 250, ANY: 255 } as const;
 export const CLASS = { IN: 1, NONE: 254, ANY: 255 } as const;
 export const OPCODE = { QUERY: 0, UPDATE: 5 } as const;
 
@@ -227,18 +227,50 @@ export function encodeQuery(id: number, name: string, type: number, recursion = 
   return encodeMessage({ id, rd: recursion, questions: [{ name, type, class: CLASS.IN }] });
 }
 
+/** One SRV record's data (RFC 2782); the target is a host name. */
+export interface SrvData {
+  readonly priority: number;
+  readonly weight: number;
+  readonly port: number;
+  readonly target: string;
+}
+
+/** SRV RDATA: priority, weight, port, then the target uncompressed (RFC 2782 forbids compressing it). */
+export function srvRdata(srv: SrvData): Buffer {
+  const fixed = Buffer.alloc(6);
+  fixed.writeUInt16BE(srv.priority, 0);
+  fixed.writeUInt16BE(srv.weight, 2);
+  fixed.writeUInt16BE(srv.port, 4);
+  return Buffer.concat([fixed, encodeName(srv.target)]);
+}
+
+/** The SRV record's data, or null for another type. Reads a compressed target too (some servers send one). */
+export function readSrv(msg: Buffer, rr: ResourceRecord): SrvData | null {
+  if (rr.type !== TYPE.SRV || rr.rdata.length < 7 || rr.rdataOffset === undefined) return null;
+  const at = rr.rdataOffset;
+  return { priority: msg.readUInt16BE(at), weight: msg.readUInt16BE(at + 2), port: msg.readUInt16BE(at + 4), target: readName(msg, at + 6).name };
+}
+
+/** The records of one RRset to write: its type, TTL and each record's RDATA. */
+export interface RRsetInit {
+  readonly type: number;
+  readonly ttl: number;
+  readonly rdata: readonly Buffer[];
+}
+
 /**
- * An RFC 2136 update for `zone` that replaces the A RRset of `name` with `address` (delete the
- * RRset, then add the record: idempotent, so a retransmission does no harm).
+ * An RFC 2136 update for `zone` that replaces the RRset of `name` and `rrset.type` with
+ * `rrset.rdata` (delete the RRset, then add each record: idempotent, so a retransmission does no
+ * harm; the server applies the whole message or none of it).
  */
-export function encodeReplaceA(id: number, zone: string, name: string, address: string, ttl: number): Buffer {
+export function encodeReplaceRRset(id: number, zone: string, name: string, rrset: RRsetInit): Buffer {
   return encodeMessage({
     id,
     opcode: OPCODE.UPDATE,
     questions: [{ name: zone, type: TYPE.SOA, class: CLASS.IN }],
     authority: [
-      { name, type: TYPE.A, class: CLASS.ANY, ttl: 0, rdata: Buffer.alloc(0) },
-      { name, type: TYPE.A, class: CLASS.IN, ttl, rdata: aRdata(address) },
+      { name, type: rrset.type, class: CLASS.ANY, ttl: 0, rdata: Buffer.alloc(0) },
+      ...rrset.rdata.map((rdata) => ({ name, type: rrset.type, class: CLASS.IN, ttl: rrset.ttl, rdata })),
     ],
   });
 }

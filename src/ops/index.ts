@@ -35,7 +35,7 @@ export async function httpObservers(config: Config, logger: Logger, options: Ops
   const links = config.links.map((l) => l.name);
   const history = new History({ stateDir: config.stateDir, links, logger });
   await history.start();
-  const dnsRecords = () => (config.dns.records.length ? ddnsStatus(config, config.stateDir, env).records : []);
+  const dnsRecords = () => (config.dns.records.length || config.dns.sip ? ddnsStatus(config, config.stateDir, env).records : []);
   const metrics = new OpsMetrics(config, {
     dnsRecords,
     lastDrill: () => history.lastDrill(),

@@ -37,6 +37,7 @@ describe("wanctl CLI", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("OK: 4 links (wan1 > wan2 > lte > dsl)");
     expect(stdout).toContain("metrics and status page on http://192.168.50.1:9026/ (with auth)");
+    expect(stdout).toContain("SIP domain office.example.com: a name for wan1, wan2 and SRV _sip._udp, _sip._tcp, _sips._tcp");
   });
 
   test("check-config lists every problem with file:line:column and exits 2", async () => {

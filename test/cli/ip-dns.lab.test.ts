@@ -28,12 +28,13 @@ describeLab("wanctl ip and wanctl dns update in the lab", () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  function config(secret: string): string {
+  function config(secret: string, sip?: NonNullable<ConfigInput["dns"]>["sip"]): string {
     const c: ConfigInput = labConfig("");
     for (const link of c.links) link.publicIp = { method: "stun", servers: [{ host: SERVICES.http, port: 3478 }] };
     c.dns = {
       providers: [{ id: "bind", type: "rfc2136", server: SERVICES.dns, zone: "example.com", tsig: { name: "wanctl-key", secret } }],
       records: [{ name: "office.example.com", provider: "bind" }],
+      ...(sip ? { sip } : {}),
     };
     const { file, dir } = writeLabConfig(c);
     dirs.push(dir);
@@ -55,6 +56,16 @@ describeLab("wanctl ip and wanctl dns update in the lab", () => {
     expect(result.stdout).toContain("wan1 (active) is 198.51.100.10");
     expect(result.stdout).toMatch(/^ok {3}office\.example\.com \(bind\): updated, authoritative answer after \d+ ms$/m);
     expect(await bind.digA("office.example.com")).toEqual(["198.51.100.10"]);
+  });
+
+  test("wanctl dns update with dns.sip: each link's name at the address learned through it, SRV with the active link first", async () => {
+    const result = await wanctl(["dns", "update", "--config", config(SECRET, { domain: "office.example.com", provider: "bind" })]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.stdout).toContain("wan1 (active) is 198.51.100.10; updating 4 record(s)");
+    expect(result.stdout).toContain("wan2 is 203.0.113.10");
+    expect(result.stdout).toMatch(/^ok {3}_sip\._udp\.office\.example\.com \(bind\): updated \(10 0 5060 wan1\.office\.example\.com, 20 0 5060 wan2\.office\.example\.com\), authoritative answer after \d+ ms$/m);
+    expect(await bind.digA("wan2.office.example.com")).toEqual(["203.0.113.10"]);
+    expect(await bind.digSrv("_sip._udp.office.example.com")).toEqual(["10 0 5060 wan1.office.example.com.", "20 0 5060 wan2.office.example.com."]);
   });
 
   test("a wrong TSIG key: exit 1 and an error naming the record, never the key", async () => {

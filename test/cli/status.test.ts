@@ -89,12 +89,12 @@ describe("wanctl status", () => {
       "office.example.com": {
         provider: "cf",
         fingerprint,
-        address: "203.0.113.10",
+        value: "203.0.113.10",
         confirmedAt: "2026-11-25T11:30:01.000Z",
         failures: 0,
         retryAt: null,
         stopped: null,
-        last: { at: "2026-11-25T11:30:01.000Z", outcome: "updated", ok: true, changed: true, address: "203.0.113.10", detail: "updated", durationMs: 210 },
+        last: { at: "2026-11-25T11:30:01.000Z", outcome: "updated", ok: true, changed: true, value: "203.0.113.10", detail: "updated", durationMs: 210 },
       },
     });
     const { out } = run(sample("2026-11-25T11:59:59.000Z"), false, { dns }, stateDir);
@@ -102,6 +102,39 @@ describe("wanctl status", () => {
     expect(out).toContain("office.example.com (cf) → 203.0.113.10; last updated at 2026-11-25T11:30:01.000Z");
     expect(out).toContain("sip.example.com (cf) → ?; never updated");
     expect(out).not.toContain("cf-secret-token");
+  });
+
+  test("shows each link's own name and the SRV records of dns.sip, with what they hold", () => {
+    const stateDir = tempDir();
+    const dns = {
+      providers: [{ id: "bind", type: "rfc2136", server: "192.0.2.53", zone: "example.com", tsig: { name: "k", secret: "tsig-secret-b64" } }],
+      sip: { domain: "office.example.com", provider: "bind" },
+    };
+    const srv = "10 0 5060 wan2.office.example.com, 20 0 5060 wan1.office.example.com";
+    const record = { name: "_sip._udp.office.example.com", provider: "bind", ttl: 60, verify: true };
+    writeDdnsRecords(stateDir, {
+      "_sip._udp.office.example.com": {
+        provider: "bind",
+        fingerprint: recordFingerprint(record, dns.providers[0] as never),
+        value: srv,
+        confirmedAt: "2026-11-25T11:30:01.000Z",
+        failures: 0,
+        retryAt: null,
+        stopped: null,
+        last: { at: "2026-11-25T11:30:01.000Z", outcome: "updated", ok: true, changed: true, value: srv, detail: "accepted", durationMs: 4 },
+      },
+    });
+    const { out } = run(sample("2026-11-25T11:59:59.000Z"), false, { dns }, stateDir);
+    expect(out).toContain("  wan1.office.example.com (bind, wan1's own address) → ?; never updated");
+    expect(out).toContain("  wan2.office.example.com (bind, wan2's own address) → ?; never updated");
+    expect(out).toContain(`  _sip._udp.office.example.com (bind, SRV) → ${srv}; last updated at 2026-11-25T11:30:01.000Z`);
+    expect(out).not.toContain("tsig-secret-b64");
+    const json = JSON.parse(run(sample("2026-11-25T11:59:59.000Z"), true, { dns }, stateDir).out);
+    expect(json.dns.map((r: { record: string; type: string; link?: string }) => [r.record, r.type, r.link ?? null])).toEqual([
+      ["wan1.office.example.com", "A", "wan1"],
+      ["wan2.office.example.com", "A", "wan2"],
+      ["_sip._udp.office.example.com", "SRV", null],
+    ]);
   });
 
   test("a cleanly stopped daemon is not running, however fresh its last status", () => {

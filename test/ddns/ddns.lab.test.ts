@@ -47,11 +47,11 @@ describeLab("dynamic DNS from the office (lab)", () => {
   let dir = "";
   const stateDir = (name: string) => join(dir, name);
 
-  const update = (dns: DnsConfig, address: string, state: string, extra: Record<string, unknown> = {}) =>
+  const update = (dns: DnsConfig, address: string | { active: string; addresses: Record<string, string> }, state: string, extra: Record<string, unknown> = {}) =>
     runInLab<Run>(lab, "office", {
       op: "updateAllRecords",
-      config: { dns },
-      address,
+      config: { dns, links: [{ name: "wan1", priority: 1 }, { name: "wan2", priority: 2 }] },
+      office: typeof address === "string" ? { active: "wan1", addresses: { wan1: address } } : address,
       options: {
         stateDir: stateDir(state),
         // The active link's source address: queries and updates leave through it.
@@ -124,6 +124,48 @@ describeLab("dynamic DNS from the office (lab)", () => {
     expect(unknown.results[0]!.detail).toContain(`TSIG key 'no-such-key' rejected by ${SERVICES.dns} for office.example.com (BADKEY)`);
     // BIND still holds the right address.
     expect(await bind.digA("office.example.com")).toEqual([LINK_PLAN.wan2.publicAddress]);
+  });
+
+  test("RFC 2136 SRV: BIND answers every link's name at its own address and SRV with the active link first, before and after a switch", async () => {
+    const dns: DnsConfig = {
+      ...bindConfig(),
+      records: [],
+      sip: { domain: "office.example.com", provider: "bind", services: [{ service: "_sip._udp", weight: 0 }, { service: "_sips._tcp", weight: 0 }], ttl: 60, verify: true },
+    };
+    const W1 = LINK_PLAN.wan1.publicAddress;
+    const W2 = LINK_PLAN.wan2.publicAddress;
+    expect(await bind.digSrv("_sip._udp.office.example.com")).toEqual([]);
+
+    await lab.setDefaultRoute("wan1");
+    const before = await update(dns, { active: "wan1", addresses: { wan1: W1, wan2: W2 } }, "srv", { sourceAddress: LINK_PLAN.wan1.address });
+    expect(before.results.map((r) => [r.record, r.outcome, r.verification])).toEqual([
+      ["wan1.office.example.com", "updated", `verified: ${SERVICES.dns} answers ${W1}`],
+      ["wan2.office.example.com", "updated", `verified: ${SERVICES.dns} answers ${W2}`],
+      ["_sip._udp.office.example.com", "updated", `verified: ${SERVICES.dns} answers 10 0 5060 wan1.office.example.com, 20 0 5060 wan2.office.example.com`],
+      ["_sips._tcp.office.example.com", "updated", `verified: ${SERVICES.dns} answers 10 0 5061 wan1.office.example.com, 20 0 5061 wan2.office.example.com`],
+    ]);
+    expect(await bind.digSrv("_sip._udp.office.example.com", "office")).toEqual(["10 0 5060 wan1.office.example.com.", "20 0 5060 wan2.office.example.com."]);
+    expect(await bind.digA("wan2.office.example.com")).toEqual([W2]);
+
+    // wan1 is cut: the office is on wan2, and wan1's address cannot be learned.
+    await lab.setDefaultRoute("wan2");
+    const sent = bindUpdates();
+    const after = await update(dns, { active: "wan2", addresses: { wan2: W2 } }, "srv", { sourceAddress: LINK_PLAN.wan2.address });
+    expect(after.results.map((r) => [r.record, r.ok, r.outcome])).toEqual([
+      ["wan1.office.example.com", true, "kept"],
+      ["wan2.office.example.com", true, "unchanged"],
+      ["_sip._udp.office.example.com", true, "updated"],
+      ["_sips._tcp.office.example.com", true, "updated"],
+    ]);
+    expect(await bind.digSrv("_sip._udp.office.example.com")).toEqual(["10 0 5060 wan2.office.example.com.", "20 0 5060 wan1.office.example.com."]);
+    expect(await bind.digSrv("_sips._tcp.office.example.com")).toEqual(["10 0 5061 wan2.office.example.com.", "20 0 5061 wan1.office.example.com."]);
+    expect(await bind.digA("wan1.office.example.com")).toEqual([W1]);
+    // Two SRV RRsets rewritten, two records each; nothing for the names that hold.
+    expect(bindUpdates() - sent).toBe(4);
+
+    const again = await update(dns, { active: "wan2", addresses: { wan2: W2 } }, "srv", { sourceAddress: LINK_PLAN.wan2.address });
+    expect(again.results.every((r) => r.ok && (r.outcome === "unchanged" || r.outcome === "kept"))).toBe(true);
+    expect(bindUpdates() - sent).toBe(4);
   });
 
   test("dyndns2, Cloudflare and DuckDNS through the active link, before and after a failover", async () => {

@@ -1,16 +1,41 @@
 import { describe, expect, it } from "vitest";
-import { CLASS, decodeMessage, encodeMessage, encodeName, encodeReplaceA, OPCODE, readName, signTsig, TYPE, verifyTsig } from "../../src/dns/wire.js";
+import { CLASS, decodeMessage, encodeMessage, encodeName, encodeReplaceRRset, OPCODE, readSrv, srvRdata, readName, signTsig, TYPE, verifyTsig } from "../../src/dns/wire.js";
 
 const KEY = { name: "wanctl-key", algorithm: "hmac-sha256" as const, secret: Buffer.from("k".repeat(32)) };
 
 describe("DNS wire format for updates", () => {
   it("builds an RFC 2136 update: zone SOA, delete the A RRset (class ANY), add the A record", () => {
-    const m = decodeMessage(encodeReplaceA(7, "example.com", "office.example.com", "203.0.113.10", 60));
+    const m = decodeMessage(encodeReplaceRRset(7, "example.com", "office.example.com", { type: TYPE.A, ttl: 60, rdata: [Buffer.from([203, 0, 113, 10])] }));
     expect(m).toMatchObject({ id: 7, qr: false, opcode: OPCODE.UPDATE, questions: [{ name: "example.com", type: TYPE.SOA, class: CLASS.IN }], answers: [] });
     expect(m.authority.map((r) => [r.name, r.type, r.class, r.ttl, [...r.rdata].join(".")])).toEqual([
       ["office.example.com", TYPE.A, CLASS.ANY, 0, ""],
       ["office.example.com", TYPE.A, CLASS.IN, 60, "203.0.113.10"],
     ]);
+  });
+
+  it("replaces an SRV RRset in one update: delete it, then add every target (RFC 2782 RDATA, target uncompressed)", () => {
+    const targets = [
+      { priority: 10, weight: 0, port: 5060, target: "wan2.office.example.com" },
+      { priority: 20, weight: 5, port: 5062, target: "wan1.office.example.com" },
+    ];
+    const raw = encodeReplaceRRset(8, "example.com", "_sip._udp.office.example.com", { type: TYPE.SRV, ttl: 60, rdata: targets.map(srvRdata) });
+    const m = decodeMessage(raw);
+    expect(m.authority.map((r) => [r.name, r.type, r.class, r.ttl])).toEqual([
+      ["_sip._udp.office.example.com", TYPE.SRV, CLASS.ANY, 0],
+      ["_sip._udp.office.example.com", TYPE.SRV, CLASS.IN, 60],
+      ["_sip._udp.office.example.com", TYPE.SRV, CLASS.IN, 60],
+    ]);
+    expect(m.authority[0]!.rdata).toHaveLength(0);
+    expect(m.authority.slice(1).map((rr) => readSrv(raw, rr))).toEqual(targets);
+    expect([...m.authority[1]!.rdata.subarray(0, 6)]).toEqual([0, 10, 0, 0, 0x13, 0xc4]);
+    expect(readSrv(raw, m.authority[0]!)).toBeNull();
+  });
+
+  it("reads an SRV target that a server compressed", () => {
+    // Header, then "example.com" at 12, then SRV RDATA 10 0 5060 "wan1" + pointer to 12.
+    const msg = Buffer.concat([Buffer.alloc(12), encodeName("example.com"), Buffer.from([0, 10, 0, 0, 0x13, 0xc4, 4, ...Buffer.from("wan1"), 0xc0, 12])]);
+    const rdataOffset = 12 + 13;
+    expect(readSrv(msg, { name: "_sip._udp.example.com", type: TYPE.SRV, class: CLASS.IN, ttl: 60, rdata: msg.subarray(rdataOffset), rdataOffset })).toEqual({ priority: 10, weight: 0, port: 5060, target: "wan1.example.com" });
   });
 
   it("follows name compression and refuses loops and overruns", () => {
@@ -24,7 +49,7 @@ describe("DNS wire format for updates", () => {
   });
 
   it("signs with TSIG and verifies a signed response over the request MAC; tampering or another key fails", () => {
-    const req = encodeReplaceA(99, "example.com", "office.example.com", "203.0.113.10", 60);
+    const req = encodeReplaceRRset(99, "example.com", "office.example.com", { type: TYPE.A, ttl: 60, rdata: [Buffer.from([203, 0, 113, 10])] });
     const { signed, mac } = signTsig(req, KEY, 1_764_000_000);
     const decodedReq = decodeMessage(signed);
     expect(decodedReq.additional).toHaveLength(1);

@@ -1,19 +1,23 @@
-// An authoritative DNS server on 127.0.0.1 for the unit tests: A/NS/SOA answers from a table, and
-// RFC 2136 updates checked with TSIG (our own dns-wire signs and verifies; the lab checks the same
+// An authoritative DNS server on 127.0.0.1 for the unit tests: A/SRV/NS answers from tables, and
+// RFC 2136 updates (A and SRV RRsets) checked with TSIG (our own dns-wire signs and verifies; the lab checks the same
 // code against a real BIND).
 import { createSocket, type Socket } from "node:dgram";
-import { aRdata, CLASS, decodeMessage, encodeMessage, encodeName, normalizeName, OPCODE, readA, readName, signTsig, TYPE, verifyTsig, type TsigKey } from "../../src/dns/wire.js";
+import { aRdata, CLASS, decodeMessage, encodeMessage, encodeName, normalizeName, OPCODE, readA, readName, readSrv, signTsig, srvRdata, TYPE, verifyTsig, type SrvData, type TsigKey } from "../../src/dns/wire.js";
 
 export interface FakeDnsOptions {
   zone: string;
   /** A records by name. */
   records: Record<string, string[]>;
+  /** SRV records by name. */
+  srv?: Record<string, SrvData[]>;
   /** The key updates must be signed with; unset: updates are refused. */
   key?: TsigKey;
   /** Name servers of the zone (NS answers) and their addresses (glue / A answers). */
   nameServers?: Record<string, string>;
   /** Force this rcode on the next updates (REFUSED=5, SERVFAIL=2, NOTAUTH=9...). */
   updateRcodes?: number[];
+  /** Updates of these names are REFUSED (as an update-policy that does not grant them). */
+  refuseNames?: string[];
   /** Answer A queries with the old value this many times after an update (a slow secondary). */
   staleAnswersAfterUpdate?: number;
   /** Drop every datagram. */
@@ -24,6 +28,8 @@ export interface FakeDns {
   port: number;
   queries: { type: number; name: string }[];
   updates: { name: string; address: string; ttl: number }[];
+  /** SRV RRsets written by updates, one entry per update message. */
+  srvUpdates: { name: string; targets: SrvData[]; ttl: number }[];
   options: FakeDnsOptions;
   close(): Promise<void>;
 }
@@ -32,6 +38,8 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
   const socket: Socket = createSocket("udp4");
   const queries: FakeDns["queries"] = [];
   const updates: FakeDns["updates"] = [];
+  const srvUpdates: FakeDns["srvUpdates"] = [];
+  const srv = (options.srv ??= {});
   let stale = 0;
   let staleValue: string[] = [];
   const zone = normalizeName(options.zone);
@@ -52,11 +60,13 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
           values = staleValue;
         }
         answers = values.map((a) => ({ name, type: TYPE.A, class: CLASS.IN, ttl: 60, rdata: aRdata(a) }));
+      } else if (q.type === TYPE.SRV) {
+        answers = (srv[name] ?? []).map((t) => ({ name, type: TYPE.SRV, class: CLASS.IN, ttl: 60, rdata: srvRdata(t) }));
       } else if (q.type === TYPE.NS && name === zone) {
         answers = Object.keys(options.nameServers ?? {}).map((ns) => ({ name, type: TYPE.NS, class: CLASS.IN, ttl: 60, rdata: encodeName(ns) }));
       }
       const inZone = name === zone || name.endsWith(`.${zone}`);
-      const rcode = !inZone ? 5 : answers.length || name in options.records || name === zone ? 0 : 3;
+      const rcode = !inZone ? 5 : answers.length || name in options.records || name in srv || name === zone ? 0 : 3;
       return reply(encodeMessage({ id: msg.id, qr: true, aa: inZone, rcode, questions: [q], answers }));
     }
     // UPDATE
@@ -85,9 +95,21 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
     const sign = (rcode: number): Buffer =>
       signTsig(encodeMessage({ id: msg.id, qr: true, opcode: OPCODE.UPDATE, rcode, questions: [q] }), options.key!, Date.now() / 1000, { requestMac: check.tsig!.mac }).signed;
     if (forced !== undefined) return reply(sign(forced));
+    if (msg.authority.some((rr) => options.refuseNames?.includes(normalizeName(rr.name)))) return reply(sign(5));
     if (normalizeName(q.name) !== zone) return reply(sign(9));
+    const written = new Map<string, { targets: SrvData[]; ttl: number }>();
     for (const rr of msg.authority) {
       const name = normalizeName(rr.name);
+      if (rr.type === TYPE.SRV) {
+        if (rr.class === CLASS.ANY) srv[name] = [];
+        else {
+          srv[name] = [...(srv[name] ?? []), readSrv(raw, rr)!];
+          const w = written.get(name) ?? { targets: [], ttl: rr.ttl };
+          w.targets.push(readSrv(raw, rr)!);
+          written.set(name, w);
+        }
+        continue;
+      }
       if (rr.class === CLASS.ANY && rr.type === TYPE.A) {
         staleValue = options.records[name] ?? [];
         options.records[name] = [];
@@ -97,6 +119,7 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
         updates.push({ name, address, ttl: rr.ttl });
       }
     }
+    for (const [name, w] of written) srvUpdates.push({ name, ...w });
     stale = options.staleAnswersAfterUpdate ?? 0;
     reply(sign(0));
   });
@@ -105,6 +128,7 @@ export async function startFakeDns(options: FakeDnsOptions): Promise<FakeDns> {
     port: socket.address().port,
     queries,
     updates,
+    srvUpdates,
     options,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };

@@ -18,6 +18,7 @@ export function assertBuilt(): void {
     "test/ddns/office-driver.ts",
     "test/lab/fake-ddns.ts",
     "test/lab/fake-ipecho.ts",
+    "test/lab/sip-srv.ts",
     "test/wan/public-ip/stun-server.ts",
   ];
   const stale = sources.filter((s) => !existsSync(dist(s)) || statSync(dist(s)).mtimeMs < statSync(`${root}${s}`).mtimeMs);

@@ -175,6 +175,72 @@ describe("Cloudflare API v4", () => {
     const e = await failure(provider().update({ ...REC, name: "office.unknown.net" }, "203.0.113.10", signal()));
     expect(e).toMatchObject({ kind: "permanent", options: { code: "nozone" } });
   });
+
+  describe("SRV", () => {
+    const SRV = { ...REC, name: "_sip._udp.office.example.com" };
+    const wan1First = [
+      { priority: 10, weight: 0, port: 5060, target: "wan1.office.example.com" },
+      { priority: 20, weight: 0, port: 5060, target: "wan2.office.example.com" },
+    ];
+    const wan2First = [
+      { priority: 10, weight: 0, port: 5060, target: "wan2.office.example.com" },
+      { priority: 20, weight: 0, port: 5060, target: "wan1.office.example.com" },
+    ];
+    /** The writes since `from`: method, record id (none for a POST) and body. */
+    const writes = (from = 0) =>
+      fake.seen
+        .slice(from)
+        .filter((s) => s.method !== "GET")
+        .map((s) => [s.method, s.path.split("/dns_records")[1]!.replace("/", ""), s.body]);
+
+    it("creates the records through data (no content, no proxied), then reads them back", async () => {
+      const p = provider();
+      const out = await p.updateSrv!(SRV, wan1First, signal());
+      expect(out).toEqual({ changed: true, detail: "SRV 10 0 5060 wan1.office.example.com, 20 0 5060 wan2.office.example.com ttl 60 (2 created)" });
+      expect(fake.seen.find((s) => s.path.endsWith("/dns_records") && s.method === "GET")!.query).toEqual({ type: "SRV", name: SRV.name });
+      expect(writes()).toEqual([
+        ["POST", "", { type: "SRV", name: SRV.name, ttl: 60, data: wan1First[0] }],
+        ["POST", "", { type: "SRV", name: SRV.name, ttl: 60, data: wan1First[1] }],
+      ]);
+      expect(await p.currentSrv!(SRV, signal())).toEqual(wan1First);
+    });
+
+    it("after a switch, PATCHes the two priorities and nothing else; then sends nothing while they hold", async () => {
+      const p = provider();
+      await p.updateSrv!(SRV, wan1First, signal());
+      const ids = fake.cloudflareRecords().filter((r) => r.type === "SRV").map((r) => r.id);
+      const before = fake.seen.length;
+      expect(await p.updateSrv!(SRV, wan2First, signal())).toMatchObject({ changed: true, detail: expect.stringMatching(/^SRV 10 0 5060 wan2\.office\.example\.com, 20 0 5060 wan1\.office\.example\.com ttl 60 \(2 changed\)$/) });
+      // The record of each target keeps its id; only its priority moves.
+      expect(writes(before)).toEqual([
+        ["PATCH", ids[1], { ttl: 60, data: wan2First[0] }],
+        ["PATCH", ids[0], { ttl: 60, data: wan2First[1] }],
+      ]);
+      const after = fake.seen.length;
+      expect(await p.updateSrv!(SRV, wan2First, signal())).toEqual({ changed: false, detail: "already SRV 10 0 5060 wan2.office.example.com, 20 0 5060 wan1.office.example.com ttl 60" });
+      expect(writes(after)).toEqual([]);
+    });
+
+    it("the name holds exactly the wanted records: another target is removed after the wanted ones are written, and named", async () => {
+      await fake.close();
+      fake = await startFakeDdns({
+        cloudflare: { token: TOKEN, zones: { "example.com": "zone-ex" }, records: [{ id: "old", zone: "example.com", type: "SRV", name: SRV.name, ttl: 60, data: { priority: 5, weight: 0, port: 5060, target: "pbx.example.com" } }] },
+      });
+      const p = provider();
+      // Older answers carry the priority at the top level only: it is read from there.
+      expect(await p.currentSrv!(SRV, signal())).toEqual([{ priority: 5, weight: 0, port: 5060, target: "pbx.example.com" }]);
+      const out = await p.updateSrv!(SRV, wan1First, signal());
+      expect(out.detail).toBe("SRV 10 0 5060 wan1.office.example.com, 20 0 5060 wan2.office.example.com ttl 60 (2 created; removed 5 0 5060 pbx.example.com)");
+      expect(writes().map((w) => w[0] + (w[1] ? ` ${w[1]}` : ""))).toEqual(["POST", "POST", "DELETE old"]);
+      expect(fake.cloudflareRecords().map((r) => r.data?.target)).toEqual(["wan1.office.example.com", "wan2.office.example.com"]);
+    });
+
+    it("Cloudflare's refusal of an SRV write is permanent and says why", async () => {
+      const e = await failure(provider().updateSrv!({ ...SRV, name: "sip.office.example.com" }, wan1First, signal()));
+      expect(e).toMatchObject({ kind: "permanent", options: { code: "9021" } });
+      expect(e.message).toMatch(/SRV name must be of the form _service\._proto\.name/);
+    });
+  });
 });
 
 describe("DuckDNS", () => {

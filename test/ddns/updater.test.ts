@@ -1,13 +1,14 @@
 // The updater's behaviour against fakes on 127.0.0.1: no update when nothing changed, stops after
 // permanent errors until the config changes, jittered back-off on an injected clock, a hung
 // provider blocking nothing, verification, ddns.json and the status view.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DnsConfig } from "../../src/config/schema/dns.js";
 import { createRfc2136Provider } from "../../src/ddns/rfc2136.js";
 import { DdnsError, type ProviderContext } from "../../src/ddns/provider.js";
+import type { OfficeAddresses } from "../../src/ddns/plan.js";
 import { DDNS_BACKOFF, MAX_RETRY_AFTER_MS, retryWaitMs } from "../../src/ddns/record-run.js";
 import { ddnsStatus, recordFingerprint, updateAllRecords, type DdnsAlert, type RecordResult, type UpdateOptions } from "../../src/ddns/updater.js";
 import { startFakeDdns, type FakeDdns } from "../lab/fake-ddns.js";
@@ -35,6 +36,9 @@ const rfc2136Config = (port: number, secret = KEY_B64, keyName = "wanctl-key"): 
   providers: [{ id: "bind", type: "rfc2136", server: "127.0.0.1", port, zone: "example.com", tsig: { name: keyName, algorithm: "hmac-sha256", secret } }],
   records: [{ name: "office.example.com", provider: "bind", ttl: 60, verify: true }],
 });
+
+/** The office on link "wan1" at `address` (the records of dns.records follow it). */
+const at = (address: string): OfficeAddresses => ({ active: "wan1", addresses: new Map([["wan1", address]]) });
 
 function clock(start = T0): { now: () => number; advance: (ms: number) => void } {
   let t = start;
@@ -78,6 +82,25 @@ describe("RFC 2136 provider (TSIG) against a fake primary", () => {
     expect(await p.current!(REC, new AbortController().signal)).toBe("203.0.113.10");
   });
 
+  it("replaces the SRV RRset in one signed update, and reads it back", async () => {
+    const old = [{ priority: 5, weight: 0, port: 5060, target: "pbx.example.com" }];
+    dns = await startFakeDns({ zone: "example.com", records: {}, srv: { "_sip._udp.office.example.com": old }, key: KEY });
+    const p = createRfc2136Provider(rfc2136Config(dns.port).providers[0] as never, ctx);
+    const SRV = { ...REC, name: "_sip._udp.office.example.com" };
+    expect(await p.currentSrv!(SRV, new AbortController().signal)).toEqual(old);
+    const targets = [
+      { priority: 10, weight: 0, port: 5060, target: "wan2.office.example.com" },
+      { priority: 20, weight: 0, port: 5060, target: "wan1.office.example.com" },
+    ];
+    expect(await p.updateSrv!(SRV, targets, new AbortController().signal)).toEqual({
+      changed: true,
+      detail: `127.0.0.1:${dns.port} accepted SRV 10 0 5060 wan2.office.example.com, 20 0 5060 wan1.office.example.com ttl 60 in zone example.com`,
+    });
+    expect(dns.srvUpdates).toEqual([{ name: "_sip._udp.office.example.com", targets, ttl: 60 }]);
+    expect(await p.currentSrv!(SRV, new AbortController().signal)).toEqual(targets);
+    expect(await p.currentSrv!({ ...SRV, name: "_sip._tcp.office.example.com" }, new AbortController().signal)).toEqual([]);
+  });
+
   it.each([
     ["an unknown key name", "other-key", KEY_B64, "BADKEY"],
     ["a wrong secret", "wanctl-key", Buffer.from("not the key at all, no no no....").toString("base64"), "BADSIG"],
@@ -109,18 +132,18 @@ describe("updateAllRecords", () => {
     dns = await startFakeDns({ zone: "example.com", records: { "office.example.com": ["198.51.100.10"] }, key: KEY, staleAnswersAfterUpdate: 2 });
     const config = { dns: rfc2136Config(dns.port) };
     const c = clock();
-    const [first] = await updateAllRecords(config, "203.0.113.10", opts({ now: c.now }));
+    const [first] = await updateAllRecords(config, at("203.0.113.10"), opts({ now: c.now }));
     expect(first).toMatchObject({ record: "office.example.com", provider: "bind", ok: true, changed: true, outcome: "updated" });
     expect(first!.verification).toMatch(/^verified: 127\.0\.0\.1:\d+ answers 203\.0\.113\.10/);
     expect(first!.verifiedMs).toBeGreaterThanOrEqual(0);
     expect(dns.updates).toHaveLength(1);
 
-    const [second] = await updateAllRecords(config, "203.0.113.10", opts({ now: c.now }));
+    const [second] = await updateAllRecords(config, at("203.0.113.10"), opts({ now: c.now }));
     expect(second).toMatchObject({ ok: true, changed: false, outcome: "unchanged" });
     expect(second!.detail).toMatch(/no update sent/);
     expect(dns.updates).toHaveLength(1); // nothing was sent
 
-    const [forced] = await updateAllRecords(config, "203.0.113.10", opts({ now: c.now, force: true }));
+    const [forced] = await updateAllRecords(config, at("203.0.113.10"), opts({ now: c.now, force: true }));
     expect(forced).toMatchObject({ ok: true, changed: true, outcome: "updated" });
     expect(dns.updates).toHaveLength(2);
 
@@ -134,7 +157,7 @@ describe("updateAllRecords", () => {
 
   it("sends no update when the authoritative server already holds the address (no cache yet)", async () => {
     dns = await startFakeDns({ zone: "example.com", records: { "office.example.com": ["203.0.113.10"] }, key: KEY });
-    const [r] = await updateAllRecords({ dns: rfc2136Config(dns.port) }, "203.0.113.10", opts());
+    const [r] = await updateAllRecords({ dns: rfc2136Config(dns.port) }, at("203.0.113.10"), opts());
     expect(r).toMatchObject({ ok: true, changed: false, outcome: "unchanged" });
     expect(dns.updates).toHaveLength(0);
     expect(ddnsStatus({ dns: rfc2136Config(dns.port) }, dir).records[0]!.value).toBe("203.0.113.10");
@@ -143,9 +166,9 @@ describe("updateAllRecords", () => {
   it("pushes at once, without asking first, when the cache says the record holds another address", async () => {
     dns = await startFakeDns({ zone: "example.com", records: { "office.example.com": ["198.51.100.10"] }, key: KEY });
     const config = { dns: rfc2136Config(dns.port) };
-    await updateAllRecords(config, "198.51.100.10", opts({ verify: "skip" })); // cache: 198.51.100.10
+    await updateAllRecords(config, at("198.51.100.10"), opts({ verify: "skip" })); // cache: 198.51.100.10
     const asked = dns.queries.length;
-    const [r] = await updateAllRecords(config, "203.0.113.10", opts({ verify: "skip" }));
+    const [r] = await updateAllRecords(config, at("203.0.113.10"), opts({ verify: "skip" }));
     expect(r).toMatchObject({ outcome: "updated" });
     expect(dns.queries.length).toBe(asked); // no look-up before the update
   });
@@ -160,14 +183,14 @@ describe("updateAllRecords", () => {
     });
     const alerts: DdnsAlert[] = [];
     const o = opts({ force: true, onAlert: (a) => alerts.push(a) });
-    const [r1] = await updateAllRecords(config("wrong-pass"), "203.0.113.10", o);
+    const [r1] = await updateAllRecords(config("wrong-pass"), at("203.0.113.10"), o);
     expect(r1).toMatchObject({ ok: false, outcome: "stopped" });
     expect(r1!.detail).toMatch(/badauth.*stopped until the config changes/);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ kind: "ddns-stopped", record: "office.example.com", provider: "dyn" });
     const sent = http.seen.length;
 
-    const [r2] = await updateAllRecords(config("wrong-pass"), "203.0.113.10", o);
+    const [r2] = await updateAllRecords(config("wrong-pass"), at("203.0.113.10"), o);
     expect(r2).toMatchObject({ ok: false, outcome: "stopped" });
     expect(http.seen.length).toBe(sent); // nothing sent, even with force
     expect(alerts).toHaveLength(1); // no second alert
@@ -175,7 +198,7 @@ describe("updateAllRecords", () => {
 
     // A new password is a config change: the stop is lifted.
     expect(ddnsStatus(config("right-pass"), dir).records[0]!.stopped).toBeNull();
-    const [r3] = await updateAllRecords(config("right-pass"), "203.0.113.10", o);
+    const [r3] = await updateAllRecords(config("right-pass"), at("203.0.113.10"), o);
     expect(r3).toMatchObject({ ok: true, outcome: "updated" });
     const file = readFileSync(join(dir, "ddns.json"), "utf8");
     expect(file).not.toMatch(/wrong-pass|right-pass/);
@@ -187,20 +210,20 @@ describe("updateAllRecords", () => {
     // No cache and no reachable authoritative server: the update is sent after a failed check.
     const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
     fake.script("dyndns2", { status: 500, body: "" });
-    const [r1] = await updateAllRecords(config, "203.0.113.10", o);
+    const [r1] = await updateAllRecords(config, at("203.0.113.10"), o);
     expect(r1).toMatchObject({ ok: false, outcome: "failed", retryAt: new Date(T0 + DDNS_BACKOFF.initialMs / 2).toISOString() });
     const sent = fake.seen.length;
     c.advance(10_000);
-    const [r2] = await updateAllRecords(config, "203.0.113.10", o);
+    const [r2] = await updateAllRecords(config, at("203.0.113.10"), o);
     expect(r2).toMatchObject({ ok: false, outcome: "backing-off" });
     expect(fake.seen.length).toBe(sent);
     c.advance(10_000);
     fake.script("dyndns2", { body: "911" });
-    const [r3] = await updateAllRecords(config, "203.0.113.10", o);
+    const [r3] = await updateAllRecords(config, at("203.0.113.10"), o);
     expect(r3).toMatchObject({ outcome: "failed" });
     expect(Date.parse(r3!.retryAt!) - c.now()).toBe(30 * 60_000); // 911: at least 30 minutes
     c.advance(30 * 60_000);
-    const [r4] = await updateAllRecords(config, "203.0.113.10", o);
+    const [r4] = await updateAllRecords(config, at("203.0.113.10"), o);
     expect(r4).toMatchObject({ ok: true, outcome: "updated" });
     expect(ddnsStatus(config, dir).records[0]).toMatchObject({ failures: 0, retryAt: null, value: "203.0.113.10" });
 
@@ -216,11 +239,11 @@ describe("updateAllRecords", () => {
     const c = clock();
     const o = opts({ now: c.now, random: () => 0, resolvers: ["127.0.0.1:1"], checkTimeoutMs: 200 });
     fake.script("dyndns2", { status: 500, body: "" });
-    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "failed" });
+    expect((await updateAllRecords(config, at("203.0.113.10"), o))[0]).toMatchObject({ outcome: "failed" });
     // Within the back-off: held. Then the clock goes back 3 h: a wait that long no back-off makes.
-    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ outcome: "backing-off" });
+    expect((await updateAllRecords(config, at("203.0.113.10"), o))[0]).toMatchObject({ outcome: "backing-off" });
     c.advance(-3 * 3_600_000);
-    expect((await updateAllRecords(config, "203.0.113.10", o))[0]).toMatchObject({ ok: true, outcome: "updated" });
+    expect((await updateAllRecords(config, at("203.0.113.10"), o))[0]).toMatchObject({ ok: true, outcome: "updated" });
   });
 
   it("a provider that hangs holds up neither the other records nor the caller beyond its timeout", async () => {
@@ -241,7 +264,7 @@ describe("updateAllRecords", () => {
         ],
       },
     };
-    const results: RecordResult[] = await updateAllRecords(config, "203.0.113.10", opts({ force: true, requestTimeoutMs: 300 }));
+    const results: RecordResult[] = await updateAllRecords(config, at("203.0.113.10"), opts({ force: true, requestTimeoutMs: 300 }));
     expect(results.map((r) => [r.record, r.outcome])).toEqual([
       ["a.example.com", "failed"],
       ["office.duckdns.org", "updated"],
@@ -260,7 +283,7 @@ describe("updateAllRecords", () => {
       },
     };
     const verified = new Promise<RecordResult>((resolve) => {
-      void updateAllRecords(config, "203.0.113.10", opts({ force: true, verify: "background", resolvers: [`127.0.0.1:${dns!.port}`], dnsPort: dns!.port, onVerified: resolve })).then(([r]) => {
+      void updateAllRecords(config, at("203.0.113.10"), opts({ force: true, verify: "background", resolvers: [`127.0.0.1:${dns!.port}`], dnsPort: dns!.port, onVerified: resolve })).then(([r]) => {
         expect(r).toMatchObject({ outcome: "updated", verification: "pending" });
       });
     });
@@ -274,14 +297,48 @@ describe("updateAllRecords", () => {
 
   it("reports a record that never shows the address at the authoritative server as not verified, bounded", async () => {
     dns = await startFakeDns({ zone: "example.com", records: { "office.example.com": ["198.51.100.10"] }, key: KEY, staleAnswersAfterUpdate: 1_000_000 });
-    const [r] = await updateAllRecords({ dns: rfc2136Config(dns.port) }, "203.0.113.10", opts({ verifyTimeoutMs: 200 }));
+    const [r] = await updateAllRecords({ dns: rfc2136Config(dns.port) }, at("203.0.113.10"), opts({ verifyTimeoutMs: 200 }));
     expect(r).toMatchObject({ ok: true, outcome: "updated" });
     expect(r!.verification).toMatch(/^not verified within 200 ms: 127\.0\.0\.1:\d+ says 198\.51\.100\.10/);
     expect(r!.verifiedMs).toBeUndefined();
   });
 
+  it("verifies SRV records at the primary like A records: the whole RRset, in the new order", async () => {
+    dns = await startFakeDns({ zone: "example.com", records: {}, key: KEY });
+    const config = {
+      dns: { ...rfc2136Config(dns.port), records: [], sip: { domain: "office.example.com", provider: "bind", services: [{ service: "_sip._udp" as const, weight: 0 }], ttl: 60, verify: true } },
+      links: [
+        { name: "wan1", priority: 1 },
+        { name: "wan2", priority: 2 },
+      ],
+    };
+    const office = { active: "wan2", addresses: new Map([["wan2", "203.0.113.10"]]) };
+    const results = await updateAllRecords(config, office, opts());
+    expect(results.map((r) => [r.record, r.outcome, r.verification ?? null])).toEqual([
+      ["wan1.office.example.com", "kept", null],
+      ["wan2.office.example.com", "updated", `verified: 127.0.0.1:${dns.port} answers 203.0.113.10`],
+      ["_sip._udp.office.example.com", "updated", `verified: 127.0.0.1:${dns.port} answers 10 0 5060 wan2.office.example.com, 20 0 5060 wan1.office.example.com`],
+    ]);
+    expect(results[0]).toMatchObject({ ok: true, changed: false, link: "wan1", value: "", detail: "kept: wan1's address is not known" });
+    // A kept name leaves no state behind; the others are kept by name.
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, "ddns.json"), "utf8")).records)).toEqual(["wan2.office.example.com", "_sip._udp.office.example.com"]);
+  });
+
+  it("reads a ddns.json written before SRV (a record's value was its address): a stop survives the upgrade", async () => {
+    http = await startFakeDdns({ dyndns2: { username: "office", password: "p", hosts: { "office.example.com": null } } });
+    const config = { dns: { providers: [{ id: "dyn", type: "dyndns2" as const, server: `${http.url}/nic/update`, username: "office", password: "p" }], records: [{ name: "office.example.com", provider: "dyn", ttl: 60, verify: false }] } };
+    const last = { at: "2026-11-25T11:00:00.000Z", outcome: "stopped", ok: false, changed: false, address: "203.0.113.10", detail: "badauth", durationMs: 3 };
+    const old = { provider: "dyn", fingerprint: recordFingerprint(config.dns.records[0]!, config.dns.providers[0]), address: "198.51.100.10", confirmedAt: null, failures: 1, retryAt: null, stopped: { at: last.at, reason: "badauth" }, last };
+    writeFileSync(join(dir, "ddns.json"), JSON.stringify({ version: 1, records: { "office.example.com": old } }));
+    expect(ddnsStatus(config, dir)).toMatchObject({ records: [{ value: "198.51.100.10", stopped: { reason: "badauth" }, last: { value: "203.0.113.10" } }] });
+    expect(ddnsStatus(config, dir).problem).toBeUndefined();
+    const [r] = await updateAllRecords(config, at("203.0.113.10"), opts());
+    expect(r).toMatchObject({ outcome: "stopped" });
+    expect(http.seen).toEqual([]);
+  });
+
   it("a record whose provider is missing fails alone", async () => {
-    const [r] = await updateAllRecords({ dns: { providers: [], records: [{ name: "x.example.com", provider: "nope", ttl: 60, verify: false }] } }, "203.0.113.10", opts());
+    const [r] = await updateAllRecords({ dns: { providers: [], records: [{ name: "x.example.com", provider: "nope", ttl: 60, verify: false }] } }, at("203.0.113.10"), opts());
     expect(r).toMatchObject({ ok: false, outcome: "failed", detail: 'no provider with id "nope"' });
   });
 
@@ -308,7 +365,7 @@ describe("ddnsStatus", () => {
       writeFileSync(secretFile, "pw-7f3a-bad\n");
       chmodSync(secretFile, 0o600);
       const config = { dns: { providers: [provider({ file: secretFile })], records } };
-      const [r] = await updateAllRecords(config, "203.0.113.10", { stateDir: sdir, force: true, requestTimeoutMs: 1000 });
+      const [r] = await updateAllRecords(config, at("203.0.113.10"), { stateDir: sdir, force: true, requestTimeoutMs: 1000 });
       expect(r).toMatchObject({ outcome: "stopped" });
       expect(ddnsStatus(config, sdir).records[0]!.stopped).not.toBeNull();
       rmSync(secretFile);
@@ -333,7 +390,7 @@ describe("providers built once (as the daemon does)", () => {
       };
       const providers = createProviders(dnsConfig.providers, { userAgent: "wanctl/t", requestTimeoutMs: 1000, now: Date.now });
       for (const source of ["127.0.0.2", "127.0.0.3"]) {
-        const [r] = await updateAllRecords({ dns: dnsConfig }, `203.0.113.${source.slice(-1)}`, { stateDir: sdir, providers, sourceAddress: source, force: true });
+        const [r] = await updateAllRecords({ dns: dnsConfig }, at(`203.0.113.${source.slice(-1)}`), { stateDir: sdir, providers, sourceAddress: source, force: true });
         expect(r).toMatchObject({ ok: true, outcome: "updated" });
         expect((fake.seen.at(-1) as unknown as { from: string }).from).toBe(source);
       }

@@ -30,6 +30,8 @@ export interface Bind {
   readonly dir: string;
   /** What `dig` in `node` answers for an A query to this server (no recursion). */
   digA(name: string, node?: LabNode): Promise<string[]>;
+  /** What `dig` in `node` answers for an SRV query to this server, in priority order: "10 0 5060 wan1.example.com." each. */
+  digSrv(name: string, node?: LabNode): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -87,14 +89,19 @@ zone "${zone}" {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`named did not start: ${(err as Error).message}\n${proc.stderr.slice(-2000)}`);
   }
+  const dig = async (from: LabNode, name: string, type: "A" | "SRV"): Promise<string[]> => {
+    const r = await lab.run(from, ["dig", "+norecurse", "+short", "+time=2", "+tries=2", `@${address}`, name, type]);
+    return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  };
   return {
     process: proc,
     address,
     zone,
     dir,
-    async digA(name: string, from: LabNode = node) {
-      const r = await lab.run(from, ["dig", "+norecurse", "+short", "+time=2", "+tries=2", `@${address}`, name, "A"]);
-      return r.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+    digA: (name: string, from: LabNode = node) => dig(from, name, "A"),
+    async digSrv(name: string, from: LabNode = node) {
+      // BIND rotates the records of an RRset from one answer to the next: sort by priority.
+      return (await dig(from, name, "SRV")).sort((a, b) => Number(a.split(" ")[0]) - Number(b.split(" ")[0]));
     },
     async stop() {
       await proc.stop(3_000);

@@ -1,5 +1,5 @@
 // Protocol-faithful fakes of the HTTP DNS providers, on one server: dyndns2 (/nic/update),
-// Cloudflare API v4 (/client/v4/...) and DuckDNS (/update). Used in-process by the unit tests
+// Cloudflare API v4 (/client/v4/...: zones, A and SRV records) and DuckDNS (/update). Used in-process by the unit tests
 // (on 127.0.0.1) and as a script inside the lab's inet namespace:
 //   node dist/test/lab/fake-ddns.js '<FakeDdnsConfig as JSON>'
 // which prints {"listening":...} and then one JSON line per request.
@@ -21,8 +21,8 @@ export interface FakeDdnsConfig {
     token: string;
     /** Zones by name → id. */
     zones: Record<string, string>;
-    /** Existing A records. */
-    records?: { id: string; zone: string; name: string; content: string; ttl: number; proxied: boolean }[];
+    /** Existing records: A (content = address), or SRV (data). */
+    records?: CfFakeRecord[];
   };
   duckdns?: {
     token: string;
@@ -31,6 +31,20 @@ export interface FakeDdnsConfig {
   };
   /** Answers given, in order, to the first requests of each service (as script() does at run time). */
   scripts?: Partial<Record<"dyndns2" | "cloudflare" | "duckdns", Scripted[]>>;
+}
+
+/** A record as the Cloudflare fake keeps it. */
+export interface CfFakeRecord {
+  id: string;
+  zone: string;
+  /** Absent: A. */
+  type?: "A" | "SRV";
+  name: string;
+  /** A: the address. SRV: ignored (Cloudflare derives it from data). */
+  content?: string;
+  ttl: number;
+  proxied?: boolean;
+  data?: { priority: number; weight: number; port: number; target: string };
 }
 
 /** A scripted answer instead of the normal one: a dyndns2 word, an HTTP status, or no answer at all. */
@@ -53,7 +67,7 @@ export interface FakeDdns {
   /** The next requests to `service` get these answers, in order. */
   script(service: "dyndns2" | "cloudflare" | "duckdns", ...answers: Scripted[]): void;
   dyndns2Hosts(): Record<string, string | null>;
-  cloudflareRecords(): { id: string; zone: string; name: string; content: string; ttl: number; proxied: boolean }[];
+  cloudflareRecords(): CfFakeRecord[];
   duckdnsDomains(): Record<string, string | null>;
   close(): Promise<void>;
 }
@@ -66,6 +80,9 @@ const text = (res: ServerResponse, status: number, value: string, headers: Recor
   res.writeHead(status, { "Content-Type": "text/plain", ...headers });
   res.end(value);
 };
+/** An SRV record's content as Cloudflare shows it: weight, port and target (the priority is apart). */
+const srvContent = (r: CfFakeRecord): string => `${r.data!.weight} ${r.data!.port} ${r.data!.target}`;
+
 const cfError = (res: ServerResponse, status: number, code: number, message: string): void =>
   json(res, status, { success: false, errors: [{ code, message }], messages: [], result: null });
 
@@ -149,33 +166,58 @@ export async function startFakeDdns(config: FakeDdnsConfig, log?: (line: string)
     if (!zone) return cfError(res, 404, 7003, "Could not route to /zones/" + m[1] + ", perhaps your object identifier is invalid?");
     const recordId = m[2] ? decodeURIComponent(m[2]) : undefined;
     const validate = (b: Record<string, unknown>, creating: boolean): string | null => {
-      if (creating && b.type !== "A") return "DNS record type is invalid";
+      if (creating && b.type !== "A" && b.type !== "SRV") return "DNS record type is invalid";
       if (creating && typeof b.name !== "string") return "DNS record name is invalid";
-      if (typeof b.content !== "string" || !isIPv4(b.content)) return "Content for A record is invalid. Must be a valid IPv4 address";
       if (typeof b.ttl !== "number" || (b.ttl !== 1 && (b.ttl < 60 || b.ttl > 86400))) return "TTL must be between 60 and 86400 seconds, or 1 for Automatic";
+      if (b.type === "SRV") {
+        // SRV is written through data; content is read-only, the name starts with _service._proto.
+        if (!/^_[a-z0-9-]+\._(tcp|udp|tls)\./i.test(String(b.name))) return "SRV name must be of the form _service._proto.name";
+        const d = (b.data ?? {}) as Record<string, unknown>;
+        for (const k of ["priority", "weight", "port"]) if (!Number.isInteger(d[k]) || (d[k] as number) < 0 || (d[k] as number) > 65535) return `SRV data.${k} must be an integer 0-65535`;
+        if (typeof d.target !== "string" || d.target === "") return "SRV data.target is required";
+        if (b.content !== undefined && b.content !== srvContent(b as unknown as CfFakeRecord)) return "content is read-only for SRV records; use data";
+        return null;
+      }
+      if (typeof b.content !== "string" || !isIPv4(b.content)) return "Content for A record is invalid. Must be a valid IPv4 address";
       if (typeof b.proxied !== "boolean") return "proxied must be a boolean";
       return null;
     };
+    /** As Cloudflare answers a record: SRV with its data, its content derived, and the priority also at the top level. */
+    const view = (r: CfFakeRecord): Record<string, unknown> => {
+      const type = r.type ?? "A";
+      if (type === "A") return { ...r, type, zone_id: cfg.zones[zone] };
+      return { ...r, type, content: srvContent(r), priority: r.data!.priority, proxied: false, proxiable: false, zone_id: cfg.zones[zone] };
+    };
     if (req.method === "GET" && !recordId) {
-      const result = cfRecords.filter((r) => r.zone === zone && (!q.type || q.type === "A") && (!q.name || r.name === q.name)).map((r) => ({ ...r, type: "A", zone_id: cfg.zones[zone] }));
+      const result = cfRecords.filter((r) => r.zone === zone && (!q.type || q.type === (r.type ?? "A")) && (!q.name || r.name === q.name)).map(view);
       return json(res, 200, { success: true, errors: [], messages: [], result });
     }
     if (req.method === "POST" && !recordId) {
       const b = (body ?? {}) as Record<string, unknown>;
       const bad = validate(b, true);
       if (bad) return cfError(res, 400, 9021, bad);
-      const rec = { id: `rec${nextId++}`, zone, name: String(b.name), content: String(b.content), ttl: Number(b.ttl), proxied: Boolean(b.proxied) };
+      const rec: CfFakeRecord =
+        b.type === "SRV"
+          ? { id: `rec${nextId++}`, zone, type: "SRV", name: String(b.name), ttl: Number(b.ttl), data: { ...(b.data as NonNullable<CfFakeRecord["data"]>) } }
+          : { id: `rec${nextId++}`, zone, name: String(b.name), content: String(b.content), ttl: Number(b.ttl), proxied: Boolean(b.proxied) };
       cfRecords.push(rec);
-      return json(res, 200, { success: true, errors: [], messages: [], result: { ...rec, type: "A" } });
+      return json(res, 200, { success: true, errors: [], messages: [], result: view(rec) });
     }
-    if ((req.method === "PATCH" || req.method === "PUT") && recordId) {
-      const rec = cfRecords.find((r) => r.id === recordId && r.zone === zone);
-      if (!rec) return cfError(res, 404, 81044, "Record does not exist.");
-      const b = { ...(req.method === "PATCH" ? { ...rec } : {}), ...((body ?? {}) as Record<string, unknown>) };
+    const rec = recordId ? cfRecords.find((r) => r.id === recordId && r.zone === zone) : undefined;
+    if (recordId && !rec) return cfError(res, 404, 81044, "Record does not exist.");
+    if ((req.method === "PATCH" || req.method === "PUT") && rec) {
+      const patch = (body ?? {}) as Record<string, unknown>;
+      // PATCH merges into the record (and into an SRV record's data); PUT replaces it.
+      const b: Record<string, unknown> = req.method === "PUT" ? patch : { ...rec, type: rec.type ?? "A", ...patch, ...(rec.data && patch.data ? { data: { ...rec.data, ...(patch.data as object) } } : {}) };
       const bad = validate(b, req.method === "PUT");
       if (bad) return cfError(res, 400, 9021, bad);
-      Object.assign(rec, { content: b.content, ttl: b.ttl, proxied: b.proxied });
-      return json(res, 200, { success: true, errors: [], messages: [], result: { ...rec, type: "A" } });
+      if (rec.type === "SRV") Object.assign(rec, { ttl: b.ttl, data: b.data });
+      else Object.assign(rec, { content: b.content, ttl: b.ttl, proxied: b.proxied });
+      return json(res, 200, { success: true, errors: [], messages: [], result: view(rec) });
+    }
+    if (req.method === "DELETE" && rec) {
+      cfRecords.splice(cfRecords.indexOf(rec), 1);
+      return json(res, 200, { success: true, errors: [], messages: [], result: { id: rec.id } });
     }
     return cfError(res, 405, 10405, "Method not allowed");
   }

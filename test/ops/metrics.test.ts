@@ -15,7 +15,7 @@ describe("metrics", () => {
   test("say each link's state, figures in base units, the active link and what is pending", async () => {
     const metrics = new OpsMetrics(config(), {
       version: "9.9.9",
-      dnsRecords: () => [{ record: "office.duckdns.org", provider: "duck", value: "203.0.113.10", confirmedAt: null, last: { at: "2025-01-06T09:00:05.000Z", outcome: "updated", ok: true, changed: true, address: "203.0.113.10", detail: "OK", durationMs: 80 }, stopped: null, retryAt: null, failures: 0 }],
+      dnsRecords: () => [{ record: "office.duckdns.org", provider: "duck", type: "A", value: "203.0.113.10", confirmedAt: null, last: { at: "2025-01-06T09:00:05.000Z", outcome: "updated", ok: true, changed: true, value: "203.0.113.10", detail: "OK", durationMs: 80 }, stopped: null, retryAt: null, failures: 0 }],
       trunks: () => [
         { name: "itsp", registered: true, expirySeconds: 120 },
         { name: "backup-itsp", registered: false, expirySeconds: null },

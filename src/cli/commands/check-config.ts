@@ -1,4 +1,5 @@
 // `wanctl check-config`: validate the config and say in one line what it will manage.
+import { sipHosts } from "../../config/schema/dns.js";
 import type { Config } from "../../config/schema/index.js";
 import { commandRunner, type CommandRunner } from "../../system/command.js";
 import { hostProblems } from "../../system/host-checks.js";
@@ -15,6 +16,12 @@ function summary(config: Config): string {
       : "routes on this host",
     `${config.dns.records.length} DNS record${config.dns.records.length === 1 ? "" : "s"}`,
   ];
+  const sip = config.dns.sip;
+  if (sip) {
+    const hosts = sipHosts(sip, config.links);
+    const srv = sip.services.length ? ` and SRV ${sip.services.map((s) => s.service).join(", ")}` : "";
+    parts.push(`SIP domain ${sip.domain}: a name for ${hosts.map((h) => h.link).join(", ")}${srv}`);
+  }
   const pbx = config.asterisk;
   parts.push(pbx ? `Asterisk (${pbx.channelDriver}) via AMI ${pbx.ami.host}:${pbx.ami.port}` : "no Asterisk");
   const channels = (["email", "slack", "webhook"] as const).filter((c) => config.alerts[c]);

@@ -1,7 +1,9 @@
 // `wanctl ip` (each link's public address, learned through that link) and `wanctl dns update`
-// (push the active link's address to every record now, like ddclient -force).
+// (push every record now, like ddclient -force: the active link's address, each link's own name,
+// the SRV records with the active link first).
 import type { Config } from "../../config/schema/index.js";
-import { updateAllRecords } from "../../ddns/index.js";
+import { managedRecords, updateAllRecords } from "../../ddns/index.js";
+import { officeAddresses } from "../../daemon/dns-step.js";
 import { commandRunner } from "../../system/command.js";
 import { learnPublicIp, type PublicIpResult } from "../../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../../wan/route/linux.js";
@@ -59,16 +61,22 @@ export async function showPublicAddresses(config: Config, io: CliIo): Promise<Ex
 }
 
 export async function updateDnsNow(config: Config, io: CliIo): Promise<ExitCodeValue> {
-  if (config.dns.records.length === 0) throw new CliError("wanctl dns update: the config has no DNS records (dns.records)", ExitCode.usage);
+  if (config.dns.records.length === 0 && !config.dns.sip) throw new CliError("wanctl dns update: the config has no DNS records (dns.records, dns.sip)", ExitCode.usage);
   const gateway = gatewayOf(config, io);
   try {
     const active = await gateway.activeLink();
     if (!active) throw new CliError("wanctl dns update: no configured link carries the default route", ExitCode.failure);
     const learned = await gateway.learn(active);
     if (!learned.ok || !learned.address) throw new CliError(`wanctl dns update: cannot learn ${active}'s public address: ${learned.detail}`, ExitCode.failure);
-    io.out(`${active} (active) is ${learned.address}; updating ${config.dns.records.length} record(s)`);
+    io.out(`${active} (active) is ${learned.address}; updating ${managedRecords(config).length} record(s)`);
+    const office = await officeAddresses(config, active, learned.address, async (name) => {
+      const r = await gateway.learn(name);
+      if (!r.ok || !r.address) throw new Error(r.detail);
+      io.out(`${name} is ${r.address}`);
+      return { address: r.address };
+    });
     const sourceAddress = await gateway.sourceAddress(active);
-    const results = await updateAllRecords(config, learned.address, {
+    const results = await updateAllRecords(config, office, {
       stateDir: config.stateDir,
       force: true,
       ...(sourceAddress ? { sourceAddress } : {}),
@@ -77,7 +85,9 @@ export async function updateDnsNow(config: Config, io: CliIo): Promise<ExitCodeV
     });
     for (const r of results) {
       const verified = r.verifiedMs !== undefined ? `, authoritative answer after ${Math.round(r.verifiedMs)} ms` : r.verification ? `, ${r.verification}` : "";
-      io.out(`${r.ok ? "ok  " : "FAIL"} ${r.record} (${r.provider}): ${r.outcome}${verified}${r.ok ? "" : `: ${r.detail}`}`);
+      const srv = r.type === "SRV" && r.ok ? ` (${r.value})` : "";
+      const what = r.outcome === "kept" ? r.detail : `${r.outcome}${srv}${verified}${r.ok ? "" : `: ${r.detail}`}`;
+      io.out(`${r.ok ? "ok  " : "FAIL"} ${r.record} (${r.provider}): ${what}`);
     }
     return results.every((r) => r.ok) ? ExitCode.ok : ExitCode.failure;
   } finally {

@@ -56,14 +56,15 @@ export function renderStatus(status: DaemonStatus, now: number): string {
 
 /** Each DNS record, its last known value and the last update's outcome. */
 function dnsLines(config: Config, io: CliIo): string[] {
-  if (config.dns.records.length === 0) return [];
+  if (config.dns.records.length === 0 && !config.dns.sip) return [];
   const { records, problem } = ddnsStatus(config, config.stateDir, io.env);
   const lines = ["", "DNS records:"];
   if (problem) lines.push(`  (${problem})`);
   for (const r of records) {
     const last = r.last ? `last ${r.last.outcome} at ${r.last.at}${r.last.ok ? "" : `: ${r.last.detail}`}` : "never updated";
     const stop = r.stopped ? `; STOPPED until the config changes: ${r.stopped.reason}` : r.retryAt ? `; next try after ${r.retryAt}` : "";
-    lines.push(`  ${r.record} (${r.provider}) → ${r.value ?? "?"}; ${last}${stop}`);
+    const what = r.type === "SRV" ? ", SRV" : r.link !== undefined ? `, ${r.link}'s own address` : "";
+    lines.push(`  ${r.record} (${r.provider}${what}) → ${r.value ?? "?"}; ${last}${stop}`);
   }
   return lines;
 }
@@ -72,7 +73,7 @@ const isStale = (status: DaemonStatus, now: number) => status.stoppedAt !== unde
 
 /** What `wanctl status --json` prints (and the status page's /api/status serves): the status, whether the daemon runs, the DNS records. */
 export function statusJson(config: Config, status: DaemonStatus, now: number, env?: NodeJS.ProcessEnv) {
-  const dns = config.dns.records.length ? ddnsStatus(config, config.stateDir, env).records : [];
+  const dns = config.dns.records.length || config.dns.sip ? ddnsStatus(config, config.stateDir, env).records : [];
   return redactSecrets({ ...status, running: !isStale(status, now), dns });
 }
 

@@ -4,7 +4,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { alerts } from "./alerts.js";
 import { asterisk } from "./asterisk.js";
-import { dns } from "./dns.js";
+import { checkSipReferences, dns } from "./dns.js";
 import { DEFAULT_HTTP_LISTEN, http, isLoopback, parseListen } from "./http.js";
 import { link } from "./links.js";
 import { monitor } from "./monitor.js";
@@ -84,6 +84,8 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: "custom", path: ["dns", "records", i, "provider"], message: `no provider with id ${JSON.stringify(record.provider)} (known: ${known})` });
     }
   });
+
+  checkSipReferences(config, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
   if (config.monitor.quorum > config.monitor.targets.length) {
     ctx.addIssue({
