@@ -10,7 +10,8 @@ import type { Config } from "../config/schema/index.js";
 import type { Logger } from "../log.js";
 import { scrubText } from "../notify/sanitize.js";
 import type { CarrierChange, CarrierWatch } from "../wan/carrier.js";
-import { carrierLost, createLinkHealth, recordRound, type HealthParams, type HealthStepResult, type LinkHealth } from "../wan/health.js";
+import type { EgressSample, EgressWatch } from "../wan/egress.js";
+import { carrierLost, createLinkHealth, observedState, recordRound, type HealthParams, type HealthStepResult, type LinkHealth } from "../wan/health.js";
 import type { LinkBinding, Probe, ProbeResult } from "../wan/probes/types.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { allDownAlert, lifecycleAlert, linkFigures, problemAlert, type AlertSink } from "./alerts.js";
@@ -58,6 +59,12 @@ export interface DaemonDeps {
   /** Releases what the adapters hold (the AMI connection), at stop. */
   close?: () => Promise<void>;
   makeProbes: (link: LinkBinding) => Probe[];
+  /**
+   * Where a router switches by itself (route.backend "none"): which link the office's traffic
+   * leaves by, observed from outside (its public address). It replaces the probes and the decider:
+   * the router decides, wanctl follows.
+   */
+  watchEgress?: (onSample: (sample: EgressSample) => void) => EgressWatch;
   /** Watches the links' interfaces for a lost carrier (Linux: `ip monitor link`); without it only probes tell. */
   watchCarrier?: (interfaces: readonly string[], onChange: (change: CarrierChange) => void, onError: (message: string) => void) => CarrierWatch;
   logger: Logger;
@@ -132,6 +139,7 @@ export class Daemon {
   private addressTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private carrier: CarrierWatch | undefined;
+  private egress: EgressWatch | undefined;
   /** Runs in flight, to cancel them. */
   private readonly runs = new Map<number, AbortController>();
   /** Route changes and runs in flight, to wait for at stop. */
@@ -250,6 +258,11 @@ export class Daemon {
   /** The monitors, the call counter, the drill schedule and the address check: what a reload rebuilds. */
   private startWatching(): void {
     for (const problem of this.deps.problems ?? []) this.problem(`host:${problem}`, problem);
+    if (this.deps.watchEgress) {
+      // The router decides; wanctl follows what it sees of the office's traffic.
+      this.egress = this.deps.watchEgress((sample) => this.onEgress(sample));
+      return;
+    }
     if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) {
       this.calls = new CallCounter(this.deps.activeCalls, CALLS_EVERY_MS);
       this.calls.start();
@@ -279,6 +292,8 @@ export class Daemon {
   }
 
   private async stopWatching(): Promise<void> {
+    await this.egress?.stop();
+    this.egress = undefined;
     await this.carrier?.stop();
     this.carrier = undefined;
     this.drillSchedule?.stop();
@@ -367,7 +382,7 @@ export class Daemon {
     if (record) this.deps.logger.warn({ from: record.from, to, kind: record.kind }, `${record.kind}: ${record.from ?? "none"} → ${to}: ${record.reason}`);
     const result = await runStep("route", ROUTE_STEP_TIMEOUT_MS, async () => {
       await this.deps.route.activate(to);
-      return `default route via ${to}`;
+      return this.deps.route.follows ? `the router carries the office on ${to}` : `default route via ${to}`;
     });
     // A failed or timed-out route change may still have moved the route: believe the kernel.
     const active = result.ok ? to : ((await this.deps.route.activeLink().catch(() => undefined)) ?? this.lc.active);
@@ -474,6 +489,37 @@ export class Daemon {
     this.onHealth(link, next, at);
   }
 
+  /**
+   * What the office's traffic leaves by, as the egress watch sees it: that link is up, the one it
+   * left is not known any more (the router knows why), and a move is followed at once.
+   */
+  private onEgress(sample: EgressSample): void {
+    const at = this.now();
+    if (sample.link === null) {
+      if (sample.address === null) {
+        for (const l of this.config.links) {
+          const h = this.health.get(l.name);
+          if (h && l.name === this.lc.active) this.onHealth(l.name, observedState(h, "down", `no way out: ${sample.detail}`, at), at);
+        }
+      } else {
+        this.problem("egress", `the office's traffic leaves with ${sample.address}, which is no configured link's address (${sample.detail})`);
+      }
+      return;
+    }
+    this.problems.delete("egress");
+    for (const l of this.config.links) {
+      const h = this.health.get(l.name);
+      if (!h) continue;
+      if (l.name === sample.link) this.onHealth(l.name, observedState(h, "up", `the office's traffic leaves by it (${sample.address})`, at), at);
+      else if (h.state !== "unknown") this.onHealth(l.name, observedState(h, "unknown", `the router moved the office to ${sample.link}`, at), at);
+    }
+    if (sample.link === this.lc.active || this.reloading || !takesDecisions(this.lc)) return;
+    const from = this.lc.active;
+    const rank = (name: string | null) => this.config.links.find((l) => l.name === name)?.priority ?? Number.POSITIVE_INFINITY;
+    const kind = rank(sample.link) < rank(from) ? "failback" : "failover";
+    this.dispatch({ type: "decision", to: sample.link, from, kind, reason: `the router moved the office to ${sample.link}: its traffic now leaves with ${sample.address}` });
+  }
+
   /** A link's carrier went away: it is down now, and the decider hears of it at once. */
   private onCarrier(change: CarrierChange): void {
     if (change.up) return; // its probe rounds bring it back up, with the usual hysteresis
@@ -494,7 +540,7 @@ export class Daemon {
       this.dispatch({ type: "health", link, state: event.to });
       this.noticeAllDown();
     }
-    this.evaluate(at);
+    if (!this.deps.watchEgress) this.evaluate(at);
     // After the decision, so the status shows the state and the reason that go together.
     if (event) this.writeStatus();
   }
@@ -533,7 +579,7 @@ export class Daemon {
   drill(): Promise<DrillReport> {
     const requestId = randomUUID();
     const done = new Promise<DrillReport>((resolve) => this.drillWaiters.set(requestId, resolve));
-    this.dispatch({ type: "drill", requestId, pinned: this.pin().mode === "pinned" });
+    this.dispatch({ type: "drill", requestId, pinned: this.pin().mode === "pinned", ...(this.deps.route.follows ? { inPlace: true } : {}) });
     return done;
   }
 

@@ -35,7 +35,9 @@
  *    run that mended drift alerts what it mended.
  * 7. **The drill is events**: to the best other link that is up and back, each leg a switch with
  *    its converge run, decisions held meanwhile. Refused, with the reason, while anything runs or
- *    a repair is pending, when pinned, when the active link is not up, or no other link is.
+ *    a repair is pending, when pinned, when the active link is not up, or no other link is. Where
+ *    wanctl follows a router that moves the links itself (`inPlace`), the drill is one leg on the
+ *    active link: every step carried out, nothing moved.
  * 8. **Stop** cancels the run in flight and persists; nothing new starts.
  */
 import { backoffDelay } from "../lib/backoff.js";
@@ -133,6 +135,8 @@ interface Drill {
   readonly requestId: string;
   readonly from: string;
   readonly to: string;
+  /** One leg on the active link (wanctl does not move the links). */
+  readonly inPlace?: boolean;
   readonly startedAt: string;
   readonly startedMs: number;
   readonly out: string;
@@ -169,7 +173,7 @@ export interface LifecycleState {
   readonly trouble: Trouble | null;
   readonly drill: Drill | null;
   /** A drill asked for while a check or repair run was in flight: it starts when that run ends. */
-  readonly drillWaiting: { readonly requestId: string; readonly pinned: boolean } | null;
+  readonly drillWaiting: { readonly requestId: string; readonly pinned: boolean; readonly inPlace?: boolean } | null;
   readonly lastRouteFailure: { readonly to: string; readonly at: number } | null;
   /** The last few mends, newest last. */
   readonly mends: readonly Mend[];
@@ -209,7 +213,7 @@ export type LifecycleEvent =
   | { readonly type: "runDone"; readonly runId: number; readonly results: readonly StepResult[] }
   /** Time passed (the driver's timer for `dueAt`). */
   | { readonly type: "tick" }
-  | { readonly type: "drill"; readonly requestId: string; readonly pinned: boolean }
+  | { readonly type: "drill"; readonly requestId: string; readonly pinned: boolean; readonly inPlace?: boolean }
   | { readonly type: "stop" };
 
 /** What a person is told (alerts.ts turns each into an alert with the links' figures). */
@@ -546,12 +550,17 @@ function onDrill(t: Transition, event: Extract<LifecycleEvent, { type: "drill" }
   if (s.routing || (s.run && s.run.switchId !== null)) return refuse("a switch is running");
   if (s.run) {
     // A check or a repair: brief; the drill goes when it has ended.
-    t.set({ drillWaiting: { requestId: event.requestId, pinned: event.pinned } });
+    t.set({ drillWaiting: { requestId: event.requestId, pinned: event.pinned, ...(event.inPlace ? { inPlace: true } : {}) } });
     return;
   }
   if (s.trouble) return refuse(`${s.trouble.steps.join(", ")} failing on ${s.trouble.link} since ${s.trouble.since}, retried with backoff: a drill would prove nothing until that works`);
   if (event.pinned) return refuse("the office is pinned to a link (`wanctl auto` first)");
   if (!from || s.links[from] !== "up") return refuse(`the active link ${from ?? "(none)"} is not up`);
+  if (event.inPlace) {
+    const out = beginSwitch(t, { kind: "manual", from, to: from, reason: `drill on ${from}: every step carried out, the links left to the router`, drill: true });
+    t.set({ drill: { requestId: event.requestId, from, to: from, inPlace: true, startedAt: new Date(t.now.wall).toISOString(), startedMs: t.now.mono, out, notes: [] } });
+    return;
+  }
   const to = Object.keys(s.links).find((l) => l !== from && s.links[l] === "up");
   if (!to) return refuse("no other link is up to drill on");
   const out = beginSwitch(t, { kind: "manual", from, to, reason: `drill: to ${to} and back to ${from}`, drill: true });
@@ -561,7 +570,9 @@ function onDrill(t: Transition, event: Extract<LifecycleEvent, { type: "drill" }
 /** A drill leg's run ended: go back, or finish. */
 function advanceDrill(t: Transition, recordId: string): void {
   const drill = t.state.drill!;
-  if (recordId === drill.out) {
+  if (recordId === drill.out && drill.inPlace) {
+    finishDrill(t);
+  } else if (recordId === drill.out) {
     if (t.state.links[drill.from] === "up") {
       const back = beginSwitch(t, { kind: "manual", from: drill.to, to: drill.from, reason: `drill: back to ${drill.from}`, drill: true });
       t.set({ drill: { ...drill, back } });
@@ -580,7 +591,7 @@ function finishDrill(t: Transition, note?: string): void {
   const back = drill.back ? t.record(drill.back) : undefined;
   const notes = note ? [...drill.notes, note] : [...drill.notes];
   const report: DrillReport = {
-    ok: out !== undefined && back !== undefined && reportOf(out).ok && reportOf(back).ok,
+    ok: out !== undefined && reportOf(out).ok && (drill.inPlace === true || (back !== undefined && reportOf(back).ok)),
     startedAt: drill.startedAt,
     durationMs: t.now.mono - drill.startedMs,
     from: drill.from,

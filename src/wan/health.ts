@@ -302,6 +302,16 @@ function qualityChecks(m: HealthMetrics, q: QualityThresholds): QualityCheck[] {
 }
 
 /**
+ * A state learned from outside the probes (a router that switches by itself says which link it
+ * uses): the link is `to` from now, with `reason`. Pure; no event when it already was.
+ */
+export function observedState(health: LinkHealth, to: LinkState, reason: string, nowMs: number): HealthStepResult {
+  if (health.state === to) return { health, event: null };
+  const next: LinkHealth = { ...health, state: to, since: nowMs, qualityBadStreak: 0, qualityGoodStreak: 0 };
+  return { health: next, event: { link: health.link, from: health.state, to, at: nowMs, previousSince: health.since, reason, metrics: health.metrics } };
+}
+
+/**
  * The link's interface lost its carrier (cable pulled, modem off, the ISP's port down): the link is
  * down now, without waiting for `downAfter` rounds. Its rounds bring it back up as usual. Pure; no
  * event when it was down already.

@@ -349,3 +349,59 @@ describe("daemon", () => {
     expect(daemon.activeLink).toBe("wan1");
   });
 });
+
+describe("following a router that switches by itself (route.backend none)", () => {
+  let daemon: Daemon | undefined;
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+  });
+
+  test("the egress moving to wan2 is a failover followed at once: no route moved by wanctl, the later steps run; the drill runs in place", async () => {
+    let egress: ((s: { address: string | null; link: string | null; detail: string }) => void) | undefined;
+    let active = "wan1";
+    const activated: string[] = [];
+    const dnsTo: string[] = [];
+    const route: RouteBackend = {
+      follows: true,
+      activeLink: async () => active,
+      prepareLink: async () => "192.168.50.10",
+      activate: async (link) => (activated.push(link), { active: link, durationMs: 0 }),
+    };
+    const stateDir = tempDir();
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }] } }), "c.json");
+    const alerts: Alert[] = [];
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      makeProbes: () => {
+        throw new Error("no probes when following a router");
+      },
+      watchEgress: (onSample) => ((egress = onSample), { stop: async () => undefined }),
+      alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
+      steps: {
+        publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "egress" }),
+        updateDns: async (address) => (dnsTo.push(address), `office.example.com → ${address}`),
+      },
+    });
+    await daemon.start();
+    egress!({ address: "198.51.100.10", link: "wan1", detail: "STUN" });
+    expect(daemon.status().links.map((l) => l.state)).toEqual(["up", "unknown"]);
+    active = "wan2";
+    egress!({ address: "203.0.113.10", link: "wan2", detail: "STUN" });
+    await until("the followed switch's report", () => daemon!.status().lastSwitch?.to === "wan2");
+    expect(daemon.status().lastSwitch).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true, reason: "the router moved the office to wan2: its traffic now leaves with 203.0.113.10" });
+    expect(daemon.status().links.map((l) => [l.state, l.reason])).toEqual([
+      ["unknown", "the router moved the office to wan2"],
+      ["up", "the office's traffic leaves by it (203.0.113.10)"],
+    ]);
+    expect(dnsTo.at(-1)).toBe("203.0.113.10");
+    expect(alerts.map((a) => [a.kind, a.to])).toEqual([["failover", "wan2"]]);
+
+    const drill = await daemon.drill();
+    expect(drill).toMatchObject({ ok: true, from: "wan2", to: "wan2" });
+    expect(drill.back).toBeUndefined();
+    expect(drill.out!.steps.map((s) => s.step)).toEqual(["route", "public-ip", "dns"]);
+    expect(activated).toEqual(["wan2", "wan2"]); // confirmations only: the router owns the routes
+  });
+});

@@ -342,3 +342,23 @@ describe("the journal", () => {
     expect(statuses.slice(-2)).toEqual(["repairing", "routing"]);
   });
 });
+
+describe("the drill where wanctl follows a router that moves the links itself", () => {
+  it("is one leg on the active link: every step carried out (flush and trunks included), nothing moved", () => {
+    const m = new Machine().started();
+    m.send({ type: "drill", requestId: "r1", pinned: false, inPlace: true });
+    expect(m.the("activateRoute").to).toBe("wan1");
+    m.send({ type: "routeDone", switchId: m.state.routing!, result: { ...ROUTE_OK, detail: "on wan1, as the router has it" }, active: "wan1" });
+    expect(m.the("converge").run).toMatchObject({ link: "wan1", afterSwitch: true, cause: "switch" });
+    m.send({ type: "runDone", runId: m.state.run!.id, results: ALL_OK });
+    expect(m.the("drillDone").report).toMatchObject({ ok: true, from: "wan1", to: "wan1", out: { ok: true }, notes: [] });
+    expect(m.the("drillDone").report.back).toBeUndefined();
+  });
+
+  it("needs no other link up", () => {
+    const m = new Machine().started();
+    m.send({ type: "health", link: "wan2", state: "down" });
+    m.send({ type: "drill", requestId: "r1", pinned: false, inPlace: true });
+    expect(m.only("activateRoute")).toHaveLength(1);
+  });
+});

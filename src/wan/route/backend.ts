@@ -13,6 +13,11 @@ export interface SwitchResult {
 }
 
 export interface RouteBackend {
+  /**
+   * Set when wanctl does not move the routes but follows a router that does (route.backend
+   * "none"): `activate` only confirms, and the drill checks every step without moving anything.
+   */
+  readonly follows?: boolean;
   /** The configured link that carries the default route now, or undefined when none does. */
   activeLink(): Promise<string | undefined>;
   /**
