@@ -232,4 +232,5 @@ export abstract class AmiPbx implements Pbx {
   abstract restoreExternalAddress(saved: Parameters<Pbx["restoreExternalAddress"]>[0]): ReturnType<Pbx["restoreExternalAddress"]>;
   abstract registerTrunks(options?: Parameters<Pbx["registerTrunks"]>[0]): ReturnType<Pbx["registerTrunks"]>;
   abstract restoreTrunks(saved: Parameters<Pbx["restoreTrunks"]>[0]): ReturnType<Pbx["restoreTrunks"]>;
+  abstract moveTo(address: string, options?: Parameters<Pbx["moveTo"]>[1]): ReturnType<Pbx["moveTo"]>;
 }

@@ -135,6 +135,29 @@ export interface RegisterTrunksOptions {
   readonly onSaved?: (saved: SavedTrunkSettings) => void;
 }
 
+// --- the whole move -------------------------------------------------------------------------------------
+
+export interface MoveOptions {
+  /** On a backup link: every managed trunk's expiry becomes this (and its initial random delay 0). */
+  readonly shortExpirySeconds?: number;
+  /** Back on the primary link: the settings saved on the way out are put back. */
+  readonly restore?: SavedTrunkSettings;
+  /** As for registerTrunks(). */
+  readonly keepOriginals?: SavedTrunkSettings;
+  readonly onSaved?: (saved: SavedTrunkSettings) => void;
+}
+
+export interface MoveData {
+  readonly address: ExternalAddressData;
+  readonly trunks: TrunksData;
+  /**
+   * Trunks whose binding at the old address was removed first (PJSIP: an un-REGISTER with the old
+   * Contact, sent through the new link before the address changed). chan_sip cannot: its old
+   * binding stays until it expires at the ITSP.
+   */
+  readonly unregistered: readonly string[];
+}
+
 // --- calls and health ----------------------------------------------------------------------------------
 
 export interface ActiveCallsData {
@@ -169,6 +192,14 @@ export interface Pbx {
   registerTrunks(options?: RegisterTrunksOptions): Promise<PbxResult<TrunksData>>;
   /** Put the saved expiry settings back and re-register, waiting until each trunk is Registered. */
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>>;
+  /**
+   * The whole move to a new link's public address in one go, once the route and the connection
+   * tracking point at the new link: remove the trunks' bindings at the old address (PJSIP), then ONE
+   * config change (external address and, with `shortExpirySeconds` or `restore`, the trunks' expiry),
+   * ONE reload, read back, and wait until every trunk is Registered with the new Contact. What
+   * setExternalAddress() followed by registerTrunks()/restoreTrunks() do in two reloads.
+   */
+  moveTo(address: string, options?: MoveOptions): Promise<PbxResult<MoveData>>;
   activeCalls(): Promise<PbxResult<ActiveCallsData>>;
   /** AMI Ping + versions, and ARI's /asterisk/info when configured. */
   health(): Promise<PbxResult<HealthData>>;
