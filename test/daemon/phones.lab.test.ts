@@ -1,12 +1,11 @@
-// The whole point of wanctl, end to end: the real `wanctl run` in the lab's office, the PBX
-// simulator behind the office's NAT, Kamailio as the ITSP. A cut of wan1 must leave the trunk
+// The whole point of wanctl, end to end: the real `wanctl run` in the lab's office, the real
+// Asterisk 20 behind the office's NAT (PJSIP trunk), Kamailio as the ITSP, BIND for the DNS name. A cut of wan1 must leave the trunk
 // registered through wan2 with the short expiry and Asterisk advertising wan2's public address; the
 // way back must restore both. Assertions are about what arrived where, never about time.
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
-import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harness.js";
+import { AMI_SECRET, AMI_USER, asteriskAvailability, type LabAsterisk, startAsterisk } from "../lab/asterisk.js";
 import { randomBytes } from "node:crypto";
 import { startBind, type Bind } from "../lab/bind.js";
 import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
@@ -31,10 +30,10 @@ async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => bo
   throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
 }
 
-describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulator + Kamailio)", () => {
+describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20 + Kamailio)", () => {
   const lab = useLab();
   let itsp: Itsp;
-  let sim: LabSim;
+  let labAsterisk: LabAsterisk;
   let daemon: LabProcess;
   let dir = "";
   let stateDir = "";
@@ -43,9 +42,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   beforeAll(async () => {
     itsp = await startItsp(lab);
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"];
-    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     await contactFrom(itsp, WAN1);
     const config = labConfig("");
     config.failover = { holdDownSeconds: 3 };
@@ -67,7 +64,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   afterAll(async () => {
     await daemon?.stop();
-    await sim?.stop();
+    await labAsterisk?.stop();
     await itsp?.stop();
     await bind?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -84,7 +81,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(await bind.digA("office.example.com")).toEqual([WAN2]);
     const contact = await contactFrom(itsp, WAN2);
     expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
-    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.savedTrunks.registrations.itsp.expiration).toBe("3600");
     expect(state.savedAddress.transports["transport-udp"]).toEqual({ external_media_address: WAN1, external_signaling_address: WAN1 });
@@ -97,8 +94,8 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
     expect(await bind.digA("office.example.com")).toEqual([WAN1]);
-    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
-    expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.savedTrunks).toBeUndefined();
     expect(state.savedAddress).toBeUndefined();
@@ -121,7 +118,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
   });
 
   test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
-    await sim.stop();
+    await labAsterisk.stop();
     await lab.cut("wan1");
     const failed = await waitForStatus(stateDir, "failover with AMI down", (s) => switchedTo(s, "wan2"), 60_000, daemon);
     const steps = Object.fromEntries(failed.lastSwitch!.steps.map((s) => [s.step, s]));
@@ -137,9 +134,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(pending.pending).toMatchObject({ link: "wan2", steps: ["asterisk", "trunks"] });
 
     // Asterisk comes back: the retry finishes the job without moving the office.
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"];
-    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     const repaired = await waitForStatus(stateDir, "repair of asterisk and trunks", (s) => s.lastSwitch?.ok === true && s.lastSwitch.to === "wan2", 60_000, daemon);
     // Only what failed is done again (and what it needs): DNS was fine.
     expect(repaired.lastSwitch!.steps.map((s) => s.step)).toEqual(["route", "conntrack", "public-ip", "asterisk", "trunks"]);
@@ -148,4 +143,4 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).unfinished).toBeUndefined();
     expect((await waitForStatus(stateDir, "nothing pending", (s) => !s.pending, 10_000, daemon)).trunksShortened).toBe(true);
   });
-});
+}, [asteriskAvailability]);
