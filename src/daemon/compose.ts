@@ -22,8 +22,6 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
   const route = new LinuxRouteBackend({
     links: config.links,
     run: commandRunner(),
-    sipPorts: config.route.sipPorts,
-    rtpPorts: config.route.rtpPorts,
     tableBase: config.route.tableBase,
   });
   const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };

@@ -9,7 +9,7 @@ import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 
 function routeBackend(config: Config): LinuxRouteBackend {
-  return new LinuxRouteBackend({ links: config.links, run: commandRunner(), sipPorts: [], rtpPorts: { from: 1, to: 0 }, tableBase: config.route.tableBase });
+  return new LinuxRouteBackend({ links: config.links, run: commandRunner(), tableBase: config.route.tableBase });
 }
 
 /** A link's public address through that link; the per-link routing is (re)installed first. */

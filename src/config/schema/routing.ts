@@ -1,6 +1,6 @@
 // Failover policy and the backend that moves the default route.
 import { z } from "zod";
-import { port, seconds } from "./common.js";
+import { seconds } from "./common.js";
 
 export const failover = z
   .strictObject({
@@ -17,13 +17,6 @@ export const failover = z
   })
   .describe("When to fail over and back.");
 
-const portRange = z
-  .strictObject({
-    from: port().describe("First port."),
-    to: port().describe("Last port."),
-  })
-  .refine((range) => range.from <= range.to, { error: "from must not be greater than to" });
-
 export const route = z
   .discriminatedUnion("backend", [
     z.strictObject({
@@ -31,9 +24,7 @@ export const route = z
       flushConntrack: z
         .boolean()
         .default(true)
-        .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale)."),
-      sipPorts: z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush."),
-      rtpPorts: portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush."),
+        .describe("After a switch, delete the connection-tracking entries of the UDP flows NATed to the link left (SIP, RTP and the rest: their NAT mapping is stale)."),
       tableBase: z
         .int({ error: "expected a whole number" })
         .min(1000)
@@ -42,7 +33,7 @@ export const route = z
         .describe("First routing table and rule priority of the per-link routing that keeps every link testable (link i uses base + i and priorities base + 2i, base + 2i + 1); change it if the host's own policy routing uses these numbers."),
     }),
   ])
-  .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 }, tableBase: 4200 })
+  .default({ backend: "linux", flushConntrack: true, tableBase: 4200 })
   .describe("How the active link is changed.");
 
 export type FailoverConfig = z.infer<typeof failover>;
