@@ -58,7 +58,6 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps {
             pbx: {
               pbx,
               shortExpirySeconds: asterisk.shortExpirySeconds,
-              addressTimeoutMs: AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
               trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
             },
           }

@@ -1,8 +1,7 @@
 // The steps of a switch, in the order of DESIGN.md: the route; then, through the new link, its
 // public address; then what that address feeds: DNS, Asterisk's external address, the trunks.
 // Each is an adapter call with a time limit; each failure skips only what needs it.
-import type { Pbx, SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
-import { unwrap } from "../asterisk/pbx/index.js";
+import type { MoveData, Pbx, SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import type { SwitchKind } from "./decider.js";
 import type { PipelineStep } from "./pipeline.js";
@@ -15,13 +14,14 @@ export interface SwitchContext {
   toIsPrimary: boolean;
   conntrackDeleted?: number;
   publicAddress?: string;
+  /** What the PBX move did (the asterisk step), for the trunks step to report. */
+  pbxMove?: MoveData;
 }
 
 export interface PbxSteps {
   pbx: Pbx;
   shortExpirySeconds: number;
-  /** Time limits: the adapter makes several AMI round trips and waits for registrations. */
-  addressTimeoutMs: number;
+  /** Time limit of the move: the adapter makes several AMI round trips and waits for registrations. */
   trunksTimeoutMs: number;
   /** The trunk settings to put back on the primary link (persisted by the daemon). */
   savedTrunks(): SavedTrunkSettings | undefined;
@@ -98,51 +98,63 @@ export function switchSteps(adapters: SwitchAdapters, options: { routeDone?: boo
     steps.push({ name: "dns", needs: ["public-ip"], timeoutMs: DNS_TIMEOUT_MS, run: (context) => updateDns(context.publicAddress!, context.to) });
   }
   if (pbx) {
+    // One PBX operation for both steps (Pbx.moveTo: the old bindings go first, then one change and
+    // one reload): it starts once the public address is known AND the stale flows are gone (its
+    // un-REGISTER and REGISTER leave through the new link). "asterisk" reports the address half,
+    // "trunks" the registrations.
     steps.push(
       {
         name: "asterisk",
-        needs: ["public-ip"],
-        timeoutMs: pbx.addressTimeoutMs,
+        needs: flush ? ["public-ip", "conntrack"] : ["public-ip"],
+        timeoutMs: pbx.trunksTimeoutMs,
         run: async (context) => {
-          const result = await pbx.pbx.setExternalAddress(context.publicAddress!);
-          // A copy of what Asterisk had before the first move off the primary link, until it is back.
-          if (context.toIsPrimary && result.ok) pbx.setSavedAddress(undefined);
-          else if (!context.toIsPrimary && result.data && !pbx.savedAddress()) pbx.setSavedAddress(result.data.saved);
-          return unwrap(result);
+          const moved = await movePbx(pbx, context);
+          context.pbxMove = moved;
+          if (!moved.addressPart.ok) throw new Error(moved.addressPart.detail);
+          return moved.addressPart.detail;
         },
       },
       {
         name: "trunks",
-        // Through a stale NAT mapping the REGISTER would leave with the dead link's address.
-        needs: flush ? ["asterisk", "conntrack"] : ["asterisk"],
-        timeoutMs: pbx.trunksTimeoutMs,
-        run: (context) => (context.toIsPrimary ? restoreTrunks(pbx) : shortenTrunks(pbx)),
+        needs: ["asterisk"],
+        timeoutMs: 1_000,
+        run: async (context) => {
+          const part = context.pbxMove?.trunksPart;
+          if (!part) throw new Error("the PBX was not moved");
+          if (!part.ok) throw new Error(part.detail);
+          return part.detail;
+        },
       },
     );
   }
   return steps;
 }
 
-/** On a backup link: register at once with a short expiry, remembering the originals. */
-async function shortenTrunks(steps: PbxSteps): Promise<string> {
+/**
+ * The PBX to the new public address: on a backup link with the short expiry (the originals kept,
+ * persisted before the file changes), back on the primary with the trunks' own expiry. The copies
+ * of what Asterisk had before the first move off the primary link live until it is back.
+ */
+async function movePbx(steps: PbxSteps, context: SwitchContext): Promise<MoveData> {
   const saved = steps.savedTrunks();
-  const result = await steps.pbx.registerTrunks({
-    shortExpirySeconds: steps.shortExpirySeconds,
-    ...(saved ? { keepOriginals: saved } : {}),
-    // Persisted before the file changes: a crash or a time-out halfway must not lose the originals.
-    onSaved: (originals) => steps.setSavedTrunks(originals),
-  });
-  if (result.data) steps.setSavedTrunks(result.data.saved);
-  return unwrap(result);
-}
-
-/** Back on the primary link: the original expiry returns (or, with none saved, register again as is). */
-async function restoreTrunks(steps: PbxSteps): Promise<string> {
-  const saved = steps.savedTrunks();
-  if (!saved) return unwrap(await steps.pbx.registerTrunks());
-  const result = await steps.pbx.restoreTrunks(saved);
-  if (result.ok) steps.setSavedTrunks(undefined);
-  return unwrap(result);
+  const result = await steps.pbx.moveTo(
+    context.publicAddress!,
+    context.toIsPrimary
+      ? saved
+        ? { restore: saved }
+        : {}
+      : { shortExpirySeconds: steps.shortExpirySeconds, ...(saved ? { keepOriginals: saved } : {}), onSaved: (originals) => steps.setSavedTrunks(originals) },
+  );
+  const data = result.data;
+  if (!data) throw new Error(result.detail);
+  if (context.toIsPrimary) {
+    if (data.addressPart.ok) steps.setSavedAddress(undefined);
+    if (data.trunksPart.ok) steps.setSavedTrunks(undefined);
+  } else {
+    if (!steps.savedAddress()) steps.setSavedAddress(data.address.saved);
+    steps.setSavedTrunks(data.trunks.saved);
+  }
+  return data;
 }
 
 /** The steps to run again after `failed` ones: those and everything they need. */

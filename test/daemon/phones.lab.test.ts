@@ -81,6 +81,8 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20
     expect(await bind.digA("office.example.com")).toEqual([WAN2]);
     const contact = await contactFrom(itsp, WAN2);
     expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
+    // The ITSP keeps no binding at the dead link's address (inbound calls would go there).
+    expect((await itsp.contacts()).filter((c) => c.address.includes(`@${WAN1}:`))).toEqual([]);
     expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.savedTrunks.registrations.itsp.expiration).toBe("3600");
@@ -93,6 +95,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20
     const status = await waitForStatus(stateDir, "failback report", (s) => switchedTo(s, "wan1") && s.lastSwitch?.kind === "failback", 30_000, daemon);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
+    expect((await itsp.contacts()).filter((c) => c.address.includes(`@${WAN2}:`))).toEqual([]);
     expect(await bind.digA("office.example.com")).toEqual([WAN1]);
     expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
     expect(labAsterisk.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
@@ -144,3 +147,61 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20
     expect((await waitForStatus(stateDir, "nothing pending", (s) => !s.pending, 10_000, daemon)).trunksShortened).toBe(true);
   });
 }, [asteriskAvailability]);
+
+// The same for an office on chan_sip: one reload and one REGISTER per switch, with the right Contact
+// and expiry. (chan_sip cannot unregister: the binding at the old address stays until it expires.)
+describeLab(
+  "phones follow the failover on chan_sip (wanctl run + Asterisk 20 + Kamailio)",
+  () => {
+    const lab = useLab();
+    let itsp: Itsp;
+    let labAsterisk: LabAsterisk;
+    let daemon: LabProcess;
+    let dir = "";
+    let stateDir = "";
+
+    beforeAll(async () => {
+      itsp = await startItsp(lab);
+      labAsterisk = await startAsterisk(lab, { trunks: { pjsip: 0, chanSip: 1 } });
+      const config = labConfig("");
+      config.failover = { holdDownSeconds: 3 };
+      config.asterisk = {
+        ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET },
+        channelDriver: "chan_sip",
+        chanSip: {},
+        shortExpirySeconds: SHORT,
+      };
+      let configFile: string;
+      ({ file: configFile, dir } = writeLabConfig(config));
+      stateDir = join(dir, "state");
+      daemon = startDaemon(lab, configFile);
+      await waitForStatus(stateDir, "both links up on wan1", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+    });
+
+    afterAll(async () => {
+      await daemon?.stop();
+      await labAsterisk?.stop();
+      await itsp?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const registersFrom = (since: number) => itsp.requests().filter((r) => r.at >= since && r.method === "REGISTER").map((r) => [r.source, r.contact, r.expires]);
+
+    test("failover: one REGISTER from wan2 with the short expiry; failback: one from wan1 with the line's own", async () => {
+      const cutAt = Date.now();
+      await lab.cut("wan1");
+      const over = await waitForStatus(stateDir, "failover report", (s) => switchedTo(s, "wan2"), 30_000, daemon);
+      expect(over.lastSwitch!.ok, JSON.stringify(over.lastSwitch, null, 1)).toBe(true);
+      expect(registersFrom(cutAt)).toEqual([[`${WAN2}:5062`, `<sip:office2@${WAN2}:5062>`, SHORT]]);
+      expect(labAsterisk.fileText("sip.conf")).toMatch(/externip = 203\.0\.113\.10/);
+
+      const healAt = Date.now();
+      await lab.heal("wan1");
+      const back = await waitForStatus(stateDir, "failback report", (s) => switchedTo(s, "wan1") && s.lastSwitch?.kind === "failback", 30_000, daemon);
+      expect(back.lastSwitch!.ok, JSON.stringify(back.lastSwitch, null, 1)).toBe(true);
+      expect(registersFrom(healAt)).toEqual([[`${WAN1}:5062`, `<sip:office2@${WAN1}:5062>`, 3600]]);
+      expect(labAsterisk.fileText("sip.conf")).toMatch(/register => office2:secret@192\.0\.2\.60:5060\/office2~3600/);
+    });
+  },
+  [asteriskAvailability],
+);

@@ -310,13 +310,27 @@ export class ChanSipPbx extends AmiPbx {
       try {
         const trunksOutcome = await this.#applyTrunks(startedAt, sections, trunks, [addressPart.change]);
         const addressOutcome = this.#addressOutcome(addressPart, addressPlan, addressPlan.actions.length > 0, true, await this.#liveExternaddr());
-        const data: MoveData = { address: addressOutcome.data!, trunks: trunksOutcome.data!, unregistered: [] };
+        const data: MoveData = {
+          address: addressOutcome.data!,
+          trunks: trunksOutcome.data!,
+          unregistered: [],
+          addressPart: { ok: addressOutcome.ok, detail: addressOutcome.detail },
+          trunksPart: { ok: trunksOutcome.ok, detail: trunksOutcome.detail },
+        };
         const detail = `${addressOutcome.detail}; ${trunksOutcome.detail}`;
         if (!addressOutcome.ok) return { ok: false, detail, data, error: addressOutcome.error! };
         return trunksOutcome.ok ? { ok: true, detail, data } : { ok: false, detail, data, error: trunksOutcome.error! };
       } catch (error) {
-        const data: MoveData = { address: { address, fileChanged: false, reloaded: false, targets: [], saved: addressPart.saved }, trunks: { trunks: [], fileChanged: false, saved: trunks.saved }, unregistered: [] };
-        return this.failed(error, `changing externip and the register lines in ${this.#file}`, data);
+        const failure = this.failed(error, `changing externip and the register lines in ${this.#file}`);
+        const part = { ok: false, detail: failure.detail };
+        const data: MoveData = {
+          address: { address, fileChanged: false, reloaded: false, targets: [], saved: addressPart.saved },
+          trunks: { trunks: [], fileChanged: false, saved: trunks.saved },
+          unregistered: [],
+          addressPart: part,
+          trunksPart: part,
+        };
+        return { ...failure, data };
       }
     });
   }

@@ -32,6 +32,7 @@ import type {
   ExternalAddressTarget,
   MoveData,
   MoveOptions,
+  MovePart,
   PbxResult,
   RegisterTrunksOptions,
   SavedExternalAddress,
@@ -469,17 +470,23 @@ export class PjsipPbx extends AmiPbx {
         // 3. Live? Then every trunk Registered: by the reload (changed ones), or PJSIPRegister (the others,
         //    and those unregistered above that the reload does not touch).
         const addressOutcome = this.#addressOutcome(addressPart, addressPlan, fileChanged && addressPlan.actions.length > 0, reloaded, await this.#liveTransports(addressPart.names));
-        if (!addressOutcome.ok) return { ...addressOutcome, data: { address: addressOutcome.data!, trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered } };
+        const note = unregistered.length ? `; the old binding(s) of ${unregistered.join(", ")} removed first` : "";
+        const addressDone: MovePart = { ok: addressOutcome.ok, detail: `${addressOutcome.detail}${note}` };
+        if (!addressOutcome.ok) {
+          const skipped: MovePart = { ok: false, detail: "not registered again: the address is not live" };
+          return { ...addressOutcome, data: { address: addressOutcome.data!, trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered, addressPart: addressDone, trunksPart: skipped } };
+        }
         const byReload = reloaded && trunksPlan.actions.length ? this.#changedBy(trunksPlan, trunks) : new Set<string>();
         await this.#awaitRegistered(startedAt, watches, marks, byReload, reports, fail);
         const trunksOutcome = await this.#trunksOutcome(trunks, reports, fileChanged && trunksPlan.actions.length > 0);
-        const data: MoveData = { address: addressOutcome.data!, trunks: trunksOutcome.data!, unregistered };
-        const note = unregistered.length ? `; old binding(s) of ${unregistered.join(", ")} removed first` : "";
-        const detail = `${addressOutcome.detail}; ${trunksOutcome.detail}${note}`;
+        const data: MoveData = { address: addressOutcome.data!, trunks: trunksOutcome.data!, unregistered, addressPart: addressDone, trunksPart: { ok: trunksOutcome.ok, detail: trunksOutcome.detail } };
+        const detail = `${addressDone.detail}; ${trunksOutcome.detail}`;
         return trunksOutcome.ok ? { ok: true, detail, data } : { ok: false, detail, data, error: trunksOutcome.error! };
       } catch (error) {
-        const data: MoveData = { address: this.#addressData(addressPart, fileChanged, reloaded, new Map()), trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered: [] };
-        return this.failed(error, `moving ${MEDIA}/${SIGNALING} and the trunks in ${file}`, data);
+        const failure = this.failed(error, `moving ${MEDIA}/${SIGNALING} and the trunks in ${file}`);
+        const part: MovePart = { ok: false, detail: failure.detail };
+        const data: MoveData = { address: this.#addressData(addressPart, fileChanged, reloaded, new Map()), trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered: [], addressPart: part, trunksPart: part };
+        return { ...failure, data };
       } finally {
         for (const w of watches.values()) w.close();
       }

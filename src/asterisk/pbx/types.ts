@@ -147,9 +147,18 @@ export interface MoveOptions {
   readonly onSaved?: (saved: SavedTrunkSettings) => void;
 }
 
+/** One half of a move, for a report that shows the address and the trunks apart. */
+export interface MovePart {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
 export interface MoveData {
   readonly address: ExternalAddressData;
   readonly trunks: TrunksData;
+  /** The address is live (when not, the trunks were not registered again). */
+  readonly addressPart: MovePart;
+  readonly trunksPart: MovePart;
   /**
    * Trunks whose binding at the old address was removed first (PJSIP: an un-REGISTER with the old
    * Contact, sent through the new link before the address changed). chan_sip cannot: its old
