@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { commandRunner } from "../src/system/command.js";
 import { LinuxRouteBackend } from "../src/wan/route/linux.js";
-import { createLab, labAvailability, LINK_PLAN, type Lab } from "../test/lab/index.js";
+import { LINK_PLAN, runScriptOnLab, type Lab } from "../test/lab/index.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "5" }, entries: { type: "string", default: "50000" }, stale: { type: "string", default: "200" } } });
 const runs = Math.max(1, Math.min(50, Number(values.runs)));
@@ -69,45 +69,25 @@ async function count(lab: Lab): Promise<number> {
   return Number((await lab.run("office", ["conntrack", "-C"])).stdout.trim());
 }
 
-async function main(): Promise<number> {
-  const available = labAvailability();
-  if (!available.ok) {
-    say(`bench: the network lab cannot run here: ${available.reason}`);
-    return 1;
+runScriptOnLab("bench", async (lab) => {
+  const route = new LinuxRouteBackend({
+    links: [LINK_PLAN.wan1, LINK_PLAN.wan2].map((l) => ({ name: l.ifname, interface: l.ifname, gateway: l.gateway })),
+    run: commandRunner(["ip", "netns", "exec", lab.ns("office")]),
+  });
+  await fill(lab, unrelatedEntries(unrelated));
+  const base = await count(lab);
+  say(`conntrack table of the lab's office: ${base} unrelated entries`);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await fill(lab, staleVoiceFlows(staleCount));
+    const started = performance.now();
+    const deleted = await route.flushStaleFlows("wan2");
+    times.push(performance.now() - started);
+    const after = await count(lab);
+    say(`run ${i + 1}/${runs}: ${Math.round(times.at(-1)!)} ms, ${deleted} deleted, ${after} entries left`);
+    if (deleted !== staleCount || after !== base) throw new Error(`the flush deleted ${deleted} (expected ${staleCount}) and left ${after} (expected ${base})`);
   }
-  const lab = createLab();
-  try {
-    await lab.up();
-    const route = new LinuxRouteBackend({
-      links: [LINK_PLAN.wan1, LINK_PLAN.wan2].map((l) => ({ name: l.ifname, interface: l.ifname, gateway: l.gateway })),
-      run: commandRunner(["ip", "netns", "exec", lab.ns("office")]),
-    });
-    await fill(lab, unrelatedEntries(unrelated));
-    const base = await count(lab);
-    say(`conntrack table of the lab's office: ${base} unrelated entries`);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      await fill(lab, staleVoiceFlows(staleCount));
-      const started = performance.now();
-      const deleted = await route.flushStaleFlows("wan2");
-      times.push(performance.now() - started);
-      const after = await count(lab);
-      say(`run ${i + 1}/${runs}: ${Math.round(times.at(-1)!)} ms, ${deleted} deleted, ${after} entries left`);
-      if (deleted !== staleCount || after !== base) throw new Error(`the flush deleted ${deleted} (expected ${staleCount}) and left ${after} (expected ${base})`);
-    }
-    const sorted = [...times].sort((a, b) => a - b);
-    say(`target: ≤ 50 ms with 50 000 unrelated entries and 200 stale voice flows`);
-    say(JSON.stringify({ entries: base, stale: staleCount, runs, flush_ms_p50: Math.round(sorted[Math.floor((runs - 1) / 2)]!), flush_ms_max: Math.round(sorted.at(-1)!) }));
-    return 0;
-  } finally {
-    await lab.down();
-  }
-}
-
-main().then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+  const sorted = [...times].sort((a, b) => a - b);
+  say(`target: ≤ 50 ms with 50 000 unrelated entries and 200 stale voice flows`);
+  say(JSON.stringify({ entries: base, stale: staleCount, runs, flush_ms_p50: Math.round(sorted[Math.floor((runs - 1) / 2)]!), flush_ms_max: Math.round(sorted.at(-1)!) }));
+});

@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { asteriskAvailability, chanSipTrunkUser, pjsipTrunk, startAsterisk, waitTrunksRegistered, type LabAsterisk, AMI_SECRET, AMI_USER } from "../test/lab/asterisk.js";
 import { startBind, type Bind } from "../test/lab/bind.js";
 import { linkState, startDaemon, switchedTo, waitForStatus } from "../test/lab/daemon-harness.js";
-import { createLab, labAvailability, LINK_PLAN, SERVICES, type Lab, type LabProcess, type LinkId } from "../test/lab/index.js";
+import { LINK_PLAN, runScriptOnLab, SERVICES, type Lab, type LabProcess, type LinkId } from "../test/lab/index.js";
 import { startItsp, type Itsp } from "../test/lab/kamailio.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import type { DaemonStatus } from "../src/daemon/status-file.js";
@@ -233,30 +233,13 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
   }
 }
 
-async function main(): Promise<number> {
-  for (const available of [labAvailability(), asteriskAvailability()]) {
-    if (!available.ok) {
-      say(`bench: the network lab cannot run here: ${available.reason}`);
-      return 1;
-    }
-  }
-  const lab = createLab();
-  try {
-    await lab.up();
+runScriptOnLab(
+  "bench",
+  async (lab) => {
     say(`bench:e2e: ${cuts} cut(s) of wan1 beyond the office, ${trunks} ${driver} trunk(s), hold-down ${holdDownSeconds} s`);
     const figures = await run(lab);
     say(`targets: registered p95 ≤ 1500 ms (1 trunk) / 2000 ms (10 trunks), route p95 ≤ 1100 ms, DNS p95 ≤ 1500 ms, RSS ≤ 80 MB, CPU ≤ 2 %`);
     say(JSON.stringify(figures));
-    return 0;
-  } finally {
-    await lab.down();
-  }
-}
-
-main().then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
   },
+  [asteriskAvailability],
 );

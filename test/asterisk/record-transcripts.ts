@@ -14,8 +14,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
-import { createLab, labAvailability, type Lab } from "../lab/index.js";
-import { AMI_SECRET, AMI_USER, asteriskConfigFiles, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../lab/asterisk.js";
+import { runScriptOnLab, type Lab } from "../lab/index.js";
+import { AMI_SECRET, AMI_USER, asteriskAvailability, asteriskConfigFiles, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../lab/asterisk.js";
 import { startItsp } from "../lab/kamailio.js";
 import { FIXTURES_DIR, type TranscriptEntry } from "./fixtures.js";
 
@@ -347,16 +347,10 @@ async function registrationDelays(lab: Lab, maxRandomInitialDelay: number): Prom
   }
 }
 
-async function main(): Promise<number> {
-  const available = labAvailability();
-  if (!available.ok) {
-    process.stderr.write(`record: the network lab cannot run here: ${available.reason}\n`);
-    return 1;
-  }
-  const only = process.argv.slice(2);
-  const lab = createLab();
-  try {
-    await lab.up();
+runScriptOnLab(
+  "record",
+  async (lab) => {
+    const only = process.argv.slice(2);
     const itsp = await startItsp(lab);
     try {
       mkdirSync(path.join(FIXTURES_DIR, "config"), { recursive: true });
@@ -376,16 +370,6 @@ async function main(): Promise<number> {
     } finally {
       await itsp.stop();
     }
-    return 0;
-  } finally {
-    await lab.down();
-  }
-}
-
-main().then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    process.stderr.write(`record: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
   },
+  [asteriskAvailability],
 );
