@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigInput } from "../src/config/schema/index.js";
-import { createLab, labAvailability, SERVICES, type Lab, type LabProcess } from "../test/lab/index.js";
+import { runScriptOnLab, SERVICES, type Lab, type LabProcess } from "../test/lab/index.js";
 import { currentStatus, linkState, startDaemon, routeChangedAt, switchedTo, waitForStatus } from "../test/lab/daemon-harness.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import { startEchoJitter } from "../test/lab/echo-jitter.js";
@@ -112,42 +112,22 @@ async function usage(lab: Lab): Promise<{ rss: number; cpu: number }> {
   });
 }
 
-async function main(): Promise<number> {
-  const available = labAvailability();
-  if (!available.ok) {
-    say(`bench: the network lab cannot run here: ${available.reason}`);
-    return 1;
-  }
-  const lab = createLab();
-  try {
-    await lab.up();
-    const { detect, route } = await measureCuts(lab);
-    const falseSwitches = await soak(lab);
-    const { rss, cpu } = await usage(lab);
-    const round = (n: number) => Math.round(n * 10) / 10;
-    const figures = {
-      cuts,
-      detect_ms_p50: percentile(detect, 50),
-      detect_ms_p95: percentile(detect, 95),
-      route_ms_p50: percentile(route, 50),
-      route_ms_p95: percentile(route, 95),
-      soak_seconds: soakSeconds,
-      false_switches: falseSwitches,
-      rss_mb: round(rss),
-      cpu_pct: round(cpu),
-    };
-    say(`targets: detect p95 ≤ 1500 ms, 0 false switches, RSS ≤ 80 MB, CPU ≤ 2 %`);
-    say(JSON.stringify(figures));
-    return 0;
-  } finally {
-    await lab.down();
-  }
-}
-
-main().then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+runScriptOnLab("bench", async (lab) => {
+  const { detect, route } = await measureCuts(lab);
+  const falseSwitches = await soak(lab);
+  const { rss, cpu } = await usage(lab);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  const figures = {
+    cuts,
+    detect_ms_p50: percentile(detect, 50),
+    detect_ms_p95: percentile(detect, 95),
+    route_ms_p50: percentile(route, 50),
+    route_ms_p95: percentile(route, 95),
+    soak_seconds: soakSeconds,
+    false_switches: falseSwitches,
+    rss_mb: round(rss),
+    cpu_pct: round(cpu),
+  };
+  say(`targets: detect p95 ≤ 1500 ms, 0 false switches, RSS ≤ 80 MB, CPU ≤ 2 %`);
+  say(JSON.stringify(figures));
+});

@@ -3,8 +3,7 @@
 // takes the lab down again.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../test/asterisk/sim/harness.js";
-import { startSimInLab, type LabSim } from "../test/asterisk/sim/lab.js";
+import { AMI_SECRET, AMI_USER, asteriskAvailability, type LabAsterisk, startAsterisk } from "../test/lab/asterisk.js";
 import { createLab, labAvailability, type Lab, type LabProcess } from "../test/lab/index.js";
 import { routeChangedAt, startDaemon, switchedTo, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
 import { startItsp, type Itsp } from "../test/lab/kamailio.js";
@@ -72,10 +71,11 @@ async function demo(lab: Lab, itsp: Itsp, file: string, stateDir: string): Promi
 }
 
 async function main(): Promise<number> {
-  const availability = labAvailability();
-  if (!availability.ok) {
-    say(`demo: the network lab cannot run here: ${availability.reason}`);
-    return 1;
+  for (const availability of [labAvailability(), asteriskAvailability()]) {
+    if (!availability.ok) {
+      say(`demo: the network lab cannot run here: ${availability.reason}`);
+      return 1;
+    }
   }
   const lab = createLab();
   const config = labConfig("");
@@ -83,19 +83,17 @@ async function main(): Promise<number> {
   config.asterisk = { ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] } };
   const { file, dir } = writeLabConfig(config);
   let itsp: Itsp | undefined;
-  let sim: LabSim | undefined;
+  let labAsterisk: LabAsterisk | undefined;
   try {
     say(`demo: building the lab (run ${lab.runId}): office gateway with wan1 and wan2, two ISPs, the internet, the PBX's LAN`);
     await lab.up();
     say(`demo: wan1 public ${lab.links.wan1.publicAddress}, wan2 public ${lab.links.wan2.publicAddress} (behind carrier NAT); default route via ${await lab.defaultRouteLink()}`);
-    say(`demo: the ITSP's registrar (Kamailio) at 192.0.2.60; the PBX (an AMI-faithful Asterisk simulator) at 192.168.50.10`);
+    say(`demo: the ITSP's registrar (Kamailio) at 192.0.2.60; the PBX (Asterisk 20 with a PJSIP trunk) at 192.168.50.10, behind the office's NAT`);
     itsp = await startItsp(lab);
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"];
-    sim = await startSimInLab(lab, { files });
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     return await demo(lab, itsp, file, join(dir, "state"));
   } finally {
-    await sim?.stop();
+    await labAsterisk?.stop();
     await itsp?.stop();
     await lab.down();
     rmSync(dir, { recursive: true, force: true });

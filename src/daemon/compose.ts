@@ -29,7 +29,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   const routerOs = config.route.backend === "routeros" ? createRouterOsGateway(config) : undefined;
   const linux =
     config.route.backend === "linux"
-      ? new LinuxRouteBackend({ links: config.links, run: commandRunner(), sipPorts: config.route.sipPorts, rtpPorts: config.route.rtpPorts, tableBase: config.route.tableBase })
+      ? new LinuxRouteBackend({ links: config.links, run: commandRunner(), tableBase: config.route.tableBase })
       : undefined;
   const route = routerOs?.route ?? linux!;
   const sources = routerOs ? { sourceAddress: () => routerOs.sourceAddress() } : linux!;
@@ -74,7 +74,6 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
               pbx,
               baseline: new BaselineStore(config.stateDir),
               shortExpirySeconds: asterisk.shortExpirySeconds,
-              addressTimeoutMs: AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
               trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
             },
           }

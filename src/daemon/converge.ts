@@ -3,7 +3,7 @@
 // the stale flows; the link's public address, learned through the link; then what that address
 // feeds: DNS, Asterisk's external address, the trunks. Each step has a time limit; a failure skips
 // only what needs it.
-import { unwrap, type Pbx, type SavedTrunkSettings, type TrunkSettingsData } from "../asterisk/pbx/index.js";
+import type { Pbx, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { mergeTrunkSettings, normalTrunkSettings, type BaselineStore } from "./baseline.js";
 import type { ConvergeRun } from "./lifecycle.js";
@@ -12,8 +12,7 @@ import type { PipelineStep, StepOutput } from "./pipeline.js";
 export interface PbxSteps {
   pbx: Pbx;
   shortExpirySeconds: number;
-  /** Time limits: the adapter makes several AMI round trips and waits for registrations. */
-  addressTimeoutMs: number;
+  /** Time limit of the PBX's part of a run: several AMI round trips and the wait for the registrations. */
   trunksTimeoutMs: number;
   /** The trunks' own settings and the transports' on the primary (baseline.ts). */
   baseline: BaselineStore;
@@ -21,7 +20,7 @@ export interface PbxSteps {
 
 export interface ConvergeAdapters {
   route: RouteBackend;
-  /** Delete the stale SIP/RTP connection-tracking entries after a switch (config route.flushConntrack). */
+  /** Delete the connection-tracking entries a switch left stale (config route.flushConntrack). */
   flushConntrack?: boolean;
   /** The link's public address, learned through the link; throws when it cannot be learned. */
   publicAddress(link: string): Promise<{ address: string; detail: string }>;
@@ -33,8 +32,20 @@ export interface ConvergeAdapters {
 interface RunContext {
   readonly run: ConvergeRun;
   publicAddress?: string;
-  /** Asterisk's external address had to change: the trunks' Contact must follow. */
-  addressChanged?: boolean;
+  /** What the PBX step did, for the trunks step to report. */
+  pbx?: PbxOutcome;
+}
+
+/** The PBX step's two halves, reported as the "asterisk" and "trunks" steps. */
+interface PbxOutcome {
+  readonly address: Half;
+  readonly trunks: Half;
+}
+
+interface Half {
+  readonly ok: boolean;
+  readonly detail: string;
+  readonly changed: boolean;
 }
 
 const PUBLIC_IP_TIMEOUT_MS = 10_000;
@@ -54,7 +65,7 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
       timeoutMs: CONNTRACK_TIMEOUT_MS,
       async run(context) {
         const n = await flush(context.run.link);
-        return { detail: `${n} stale SIP/RTP connection-tracking entr${n === 1 ? "y" : "ies"} deleted`, changed: n > 0 };
+        return { detail: `${n} stale connection-tracking entr${n === 1 ? "y" : "ies"} deleted`, changed: n > 0 };
       },
     });
   }
@@ -75,70 +86,93 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
   }
   if (pbx) {
     steps.push(
-      { name: "asterisk", needs: ["public-ip"], timeoutMs: pbx.addressTimeoutMs, run: (context) => externalAddress(pbx, context) },
-      // Through a stale NAT mapping the REGISTER would leave with the dead link's address: after the
-      // flush, whether it worked or not (a missing conntrack must not keep the trunks where they are).
-      { name: "trunks", needs: ["asterisk"], after: flush ? ["conntrack"] : [], timeoutMs: pbx.trunksTimeoutMs, run: (context) => trunks(pbx, context) },
+      // The PBX is moved in one operation once the public address is known and the stale flows are
+      // gone (its un-REGISTER and REGISTER must leave through the new link): after the flush,
+      // whether that worked or not (a missing conntrack must not keep the trunks where they are).
+      {
+        name: "asterisk",
+        needs: ["public-ip"],
+        after: flush ? ["conntrack"] : [],
+        timeoutMs: pbx.trunksTimeoutMs,
+        run: async (context) => {
+          context.pbx = await convergePbx(pbx, context);
+          const { ok, detail, changed } = context.pbx.address;
+          if (!ok) throw new Error(detail);
+          return { detail, changed };
+        },
+      },
+      {
+        name: "trunks",
+        needs: ["asterisk"],
+        timeoutMs: 1_000,
+        run: async (context) => {
+          const { ok, detail, changed } = context.pbx!.trunks;
+          if (!ok) throw new Error(detail);
+          return { detail, changed };
+        },
+      },
     );
   }
   return { steps, context: { run } };
 }
 
-async function externalAddress(steps: PbxSteps, context: RunContext): Promise<StepOutput> {
-  const result = await steps.pbx.setExternalAddress(context.publicAddress!);
-  const detail = unwrap(result);
-  const data = result.data!;
-  context.addressChanged = data.fileChanged || data.reloaded;
-  // On the primary, what the file held before an unchanged run is the primary's own setting.
-  if (context.run.primary && !data.fileChanged) {
-    const kept = steps.baseline.value?.transports;
-    if (JSON.stringify(kept) !== JSON.stringify(data.saved)) steps.baseline.update({ transports: data.saved });
-  }
-  return { detail, changed: context.addressChanged };
-}
-
 /**
- * The trunks: short expiry on a backup link, their own on the primary. Their own settings are
- * written down (baseline.ts) before anything changes them. After a switch or an address change
- * they register again even when the settings already hold, and so does a trunk not Registered.
+ * The PBX on the active link: Asterisk's external address on its public address, the trunks short
+ * on a backup link and their own on the primary, every trunk Registered. What is observed first:
+ * the trunks' settings (their own ones written down before anything changes them) and the address
+ * Asterisk runs. A switch, a wrong address or wrong trunk settings make one move (the old bindings
+ * removed first, one change, one reload, every trunk registered again); a trunk that is only not
+ * Registered registers again; anything else is left as it is.
  */
-async function trunks(steps: PbxSteps, context: RunContext): Promise<StepOutput> {
+async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOutcome> {
   const { pbx, shortExpirySeconds: short, baseline } = steps;
-  const read = await pbx.readTrunks();
-  unwrap(read);
-  const observed = read.data!;
+  const address = context.publicAddress!;
+  const [readT, readA] = [await pbx.readTrunks(), await pbx.readAddress()];
+  const failed = (detail: string): PbxOutcome => ({ address: { ok: false, detail, changed: false }, trunks: { ok: false, detail: `skipped: ${detail}`, changed: false } });
+  if (!readT.ok) return failed(readT.detail);
+  if (!readA.ok) return failed(readA.detail);
+  const observed = readT.data!;
   const notes: string[] = [];
   const merged = mergeTrunkSettings(baseline.value?.trunks, observed.settings, short);
   if (merged !== baseline.value?.trunks) {
     const problem = baseline.update({ trunks: merged });
     if (problem) notes.push(problem);
   }
-
-  let wanted: SavedTrunkSettings | "short";
+  let wanted: SavedTrunkSettings | "short" = "short";
   if (context.run.primary) {
     const normal = normalTrunkSettings(merged, observed.settings, short);
     notes.push(...normal.notes);
     wanted = normal.settings;
-  } else {
-    wanted = "short";
   }
+  const note = notes.length ? `; ${notes.join("; ")}` : "";
+  const addressOff = readA.data!.targets.filter((t) => t.media !== address || t.signaling !== address).map((t) => `${t.name} on ${t.signaling ?? "no address"}`);
   const drift = differences(observed, wanted, short);
   const unregistered = observed.live.filter((t) => t.status !== "Registered").map((t) => `${t.name} ${t.status}`);
-  const force = context.run.afterSwitch || context.addressChanged === true;
-  const note = notes.length ? `; ${notes.join("; ")}` : "";
 
-  if (drift.length) {
-    const result = wanted === "short" ? await pbx.registerTrunks({ shortExpirySeconds: short }) : await pbx.restoreTrunks(wanted);
-    const why = context.run.afterSwitch ? "" : ` (was: ${drift.join(", ")})`;
-    return { detail: `${unwrap(result)}${why}${note}`, changed: true };
+  if (context.run.afterSwitch || addressOff.length || drift.length) {
+    const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short } : { restore: wanted });
+    const data = moved.data;
+    if (!data) return failed(moved.detail);
+    // On the primary, what the transports held before an unchanged move is the primary's own setting.
+    if (context.run.primary && !data.address.fileChanged && data.addressPart.ok) keepTransports(baseline, data.address.saved);
+    const was = (what: string[]) => (context.run.afterSwitch || what.length === 0 ? "" : ` (was: ${what.join(", ")})`);
+    return {
+      address: { ok: data.addressPart.ok, detail: `${data.addressPart.detail}${was(addressOff)}`, changed: data.address.fileChanged || data.address.reloaded || data.unregistered.length > 0 },
+      trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true },
+    };
   }
-  if (force || unregistered.length) {
+  const addressOk = { ok: true, detail: `${readA.data!.targets.map((t) => t.name).join(", ")} already on ${address} and live`, changed: false };
+  if (unregistered.length) {
     const result = await pbx.registerTrunks();
-    const why = force ? "" : ` (was: ${unregistered.join(", ")})`;
-    return { detail: `${unwrap(result)}${why}${note}`, changed: true };
+    return { address: addressOk, trunks: { ok: result.ok, detail: `${result.detail} (was: ${unregistered.join(", ")})${note}`, changed: true } };
   }
   const expiry = wanted === "short" ? `${short} s` : "their own expiry";
-  return { detail: `${observed.live.length} trunk(s) Registered with ${expiry}${note}`, changed: false };
+  return { address: addressOk, trunks: { ok: true, detail: `${observed.live.length} trunk(s) Registered with ${expiry}${note}`, changed: false } };
+}
+
+/** A copy of the primary's transport settings, for people (the primary's public address is what wanctl sets). */
+function keepTransports(baseline: BaselineStore, saved: SavedExternalAddress): void {
+  if (JSON.stringify(baseline.value?.transports) !== JSON.stringify(saved)) baseline.update({ transports: saved });
 }
 
 /** Where the file or the running trunks differ from what is wanted, in words. */

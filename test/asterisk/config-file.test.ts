@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 
-import { type ConfigSection, findSection, planChanges, updateConfigFields, verifyChanges } from "../../src/asterisk/pbx/config-file.js";
+import { type ConfigSection, findSection, planChanges, type SectionChange, updateConfigFields, verifyChanges } from "../../src/asterisk/pbx/config-file.js";
 import { ClientAction } from "./sim/ami-wire.js";
 import { type ConfCategory, parseConf, strsep } from "./sim/conf.js";
 import { handleUpdates } from "./sim/pbx-sim.js";
@@ -125,6 +125,20 @@ describe("planChanges + Asterisk's handle_updates", () => {
     const del = planChanges("pjsip.conf", [{ ref, type: "registration", values: { expiration: null } }]);
     expect(del.actions).toEqual([{ action: "Delete", section: "itsp", variable: "expiration" }]);
     expect(applyLikeAsterisk(text, updateConfigFields("pjsip.conf", del)).error).toBeUndefined();
+  });
+
+  it("two changes to one section (externip and a register line of a move) are verified together", () => {
+    const text = "[general]\nexternip = 198.51.100.10\nregister => a:pw1@192.0.2.60/a~3600\n";
+    const sections = view(text);
+    const ref = findSection(sections, "sip.conf", "general", null, "section");
+    const changes: SectionChange[] = [
+      { ref, type: null, values: { externip: "203.0.113.10" } },
+      { ref, type: null, values: { register: "a:pw1@192.0.2.60/a~120" }, match: { register: "a:pw1@192.0.2.60/a~3600" } },
+    ];
+    const { error, after } = applyLikeAsterisk(text, updateConfigFields("sip.conf", planChanges("sip.conf", changes)));
+    expect(error).toBeUndefined();
+    const afterView = after.map((c, index) => ({ index, name: c.name, template: c.template, templates: c.inherits, variables: c.variables.map((v) => [v.name, v.value] as const) }));
+    expect(verifyChanges(sections, afterView, changes)).toEqual([]);
   });
 
   it("nothing to do when the values are already there", () => {

@@ -1,12 +1,12 @@
-// Access to the recorded AMI transcripts in ../shared/fixtures/asterisk (read in place, never copied).
+// Access to the AMI transcripts recorded from the lab's real Asterisk 20 (test/fixtures/asterisk/,
+// written by ./record-transcripts.ts).
 
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-import { asteriskFixturesDir } from "../shared.js";
-
-/** <repo>/../shared/fixtures/asterisk (or $WANCTL_SHARED_DIR/fixtures/asterisk), via the project's helper. */
-export const FIXTURES_DIR = asteriskFixturesDir();
+/** <repo>/test/fixtures/asterisk, whether this module runs from the sources or from dist/. */
+export const FIXTURES_DIR = fileURLToPath(new URL(import.meta.url.includes("/dist/test/") ? "../../../test/fixtures/asterisk" : "../fixtures/asterisk", import.meta.url));
 
 export interface TranscriptEntry {
   readonly dir: "send" | "recv";

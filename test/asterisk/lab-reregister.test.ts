@@ -13,8 +13,7 @@ import { asterisk } from "../../src/config/schema/asterisk.js";
 import { LINK_PLAN, type Lab, type LinkId } from "../lab/index.js";
 import { type Itsp, type ItspContact, startItsp } from "../lab/kamailio.js";
 import { describeLab, useLab } from "../lab/vitest.js";
-import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "./sim/harness.js";
-import { type LabSim, startSimInLab } from "./sim/lab.js";
+import { AMI_SECRET, AMI_USER, asteriskAvailability, type LabAsterisk, startAsterisk } from "../lab/asterisk.js";
 
 const WAN1 = LINK_PLAN.wan1.publicAddress; // 198.51.100.10
 const WAN2 = LINK_PLAN.wan2.publicAddress; // 203.0.113.10 (isp2's CGNAT)
@@ -42,20 +41,19 @@ async function locationUntil(itsp: Itsp, check: (contacts: ItspContact[]) => boo
 
 const fromAddress = (c: ItspContact, ip: string) => c.received === `sip:${ip}:5060`;
 
-describeLab("PBX adapter on the lab: re-register through the new link (Kamailio as the ITSP)", () => {
+describeLab("PBX adapter on the lab: re-register through the new link (real Asterisk 20, Kamailio as the ITSP)", () => {
   const lab = useLab();
   let itsp: Itsp;
-  let sim: LabSim;
+  let labAsterisk: LabAsterisk;
   let pbx: Pbx;
   let saved: SavedTrunkSettings | undefined;
 
   beforeAll(async () => {
     itsp = await startItsp(lab);
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"]; // PJSIP only: the chan_sip trunk would register too and blur the picture
-    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    // PJSIP only: a chan_sip trunk would register too and blur the picture.
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     const config = asterisk.parse({
-      ami: { host: "127.0.0.1", port: sim.amiPort, username: AMI_USER, secret: "see-options", timeoutMs: 5000 },
+      ami: { host: "127.0.0.1", port: labAsterisk.amiPort, username: AMI_USER, secret: "see-options", timeoutMs: 5000 },
       channelDriver: "pjsip",
       pjsip: { configFile: "pjsip.conf", transports: ["transport-udp"], registrations: "auto" },
       shortExpirySeconds: SHORT,
@@ -68,7 +66,7 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
 
   afterAll(async () => {
     await pbx?.close();
-    await sim?.stop();
+    await labAsterisk?.stop();
     await itsp?.stop();
   });
 
@@ -79,26 +77,27 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
     expect(itsp.requests().filter((r) => r.method === "REGISTER").at(-1)).toMatchObject({ source: `${WAN1}:5060`, expires: 3600 });
   });
 
-  test("failover to wan2: the transport carries 203.0.113.10, the trunk is Registered from there with the short expiry", async () => {
+  test("failover to wan2 in one move: the old binding goes first, then the trunk is Registered from 203.0.113.10 with the short expiry", async () => {
     await switchTo(lab, "wan2");
     const seen = itsp.requests().length;
 
-    const address = await pbx.setExternalAddress(WAN2);
-    expect(address.ok, address.detail).toBe(true);
-    expect(address.data?.targets[0]?.live).toEqual({ external_media_address: WAN2, external_signaling_address: WAN2 });
-    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address = ${WAN2.replace(/\./g, "\\.")}`));
-
-    const trunks = await pbx.registerTrunks({ shortExpirySeconds: SHORT });
-    expect(trunks.ok, trunks.detail).toBe(true);
-    expect(trunks.data?.trunks).toEqual([expect.objectContaining({ name: "itsp", ok: true, status: "Registered", expirySeconds: SHORT })]);
-    saved = trunks.data?.saved;
+    const moved = await pbx.moveTo(WAN2, { shortExpirySeconds: SHORT });
+    expect(moved.ok, moved.detail).toBe(true);
+    expect(moved.data?.address.targets[0]?.live).toEqual({ external_media_address: WAN2, external_signaling_address: WAN2 });
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address = ${WAN2.replace(/\./g, "\\.")}`));
+    expect(moved.data?.trunks.trunks).toEqual([expect.objectContaining({ name: "itsp", ok: true, status: "Registered", expirySeconds: SHORT })]);
+    expect(moved.data?.unregistered).toEqual(["itsp"]);
+    saved = moved.data?.trunks.saved;
     expect(saved).toEqual({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });
 
-    // What reached the ITSP: REGISTERs from wan2's public address only, the last one with the short expiry.
+    // What reached the ITSP, all from wan2's public address: the un-REGISTER of the old Contact, then
+    // the REGISTER of the new one with the short expiry, and nothing else.
     const mine = itsp.requests().slice(seen).filter((r) => r.method === "REGISTER");
-    expect(mine.length).toBeGreaterThan(0);
     expect(mine.every((r) => r.source === `${WAN2}:5060`)).toBe(true);
-    expect(mine.at(-1)).toMatchObject({ expires: SHORT, contact: `<sip:office@${WAN2}:5060>` });
+    expect(mine.map((r) => [r.contact.replace(/;.*$/, ""), r.expires])).toEqual([
+      [`<sip:office@${WAN1}:5060>`, 0],
+      [`<sip:office@${WAN2}:5060>`, SHORT],
+    ]);
 
     // The location table: one binding, learnt from 203.0.113.10, expiring within the short expiry.
     const contacts = await locationUntil(itsp, (cs) => cs.length === 1 && fromAddress(cs[0]!, WAN2), `only a contact from ${WAN2}`);
@@ -107,17 +106,16 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
     expect(contacts[0]!.expiresIn).toBeGreaterThan(0);
   });
 
-  test("failback to wan1: the original expiry returns and the contact is wan1's again", async () => {
+  test("failback to wan1 in one move: the original expiry returns and wan1's is the only binding again", async () => {
     expect(saved).toBeDefined();
     await switchTo(lab, "wan1");
     const seen = itsp.requests().length;
 
-    const address = await pbx.setExternalAddress(WAN1);
-    expect(address.ok, address.detail).toBe(true);
-    const back = await pbx.restoreTrunks(saved!);
+    const back = await pbx.moveTo(WAN1, { restore: saved! });
     expect(back.ok, back.detail).toBe(true);
-    expect(back.data?.trunks[0]).toMatchObject({ name: "itsp", status: "Registered", expirySeconds: 3600 });
-    expect(sim.fileText("pjsip.conf")).toMatch(/expiration = 3600/);
+    expect(back.data?.trunks.trunks[0]).toMatchObject({ name: "itsp", status: "Registered", expirySeconds: 3600 });
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(/expiration = 3600/);
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(/max_random_initial_delay = 1/);
 
     const mine = itsp.requests().slice(seen).filter((r) => r.method === "REGISTER");
     expect(mine.every((r) => r.source === `${WAN1}:5060`)).toBe(true);
@@ -129,7 +127,7 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
   test("without the conntrack flush the trunk cannot register (stale SNAT, BCP 38): a clear failure, and a retry after the flush succeeds", async () => {
     const impatient = createPbx(
       asterisk.parse({
-        ami: { host: "127.0.0.1", port: sim.amiPort, username: AMI_USER, secret: "see-options", timeoutMs: 5000 },
+        ami: { host: "127.0.0.1", port: labAsterisk.amiPort, username: AMI_USER, secret: "see-options", timeoutMs: 5000 },
         pjsip: { transports: ["transport-udp"] },
         registerTimeoutMs: 3000,
       }),
@@ -148,10 +146,22 @@ describeLab("PBX adapter on the lab: re-register through the new link (Kamailio 
       await switchTo(lab, "wan2"); // the route step's flush, late
       const retried = await impatient.registerTrunks({ shortExpirySeconds: SHORT });
       expect(retried.ok, retried.detail).toBe(true);
-      await locationUntil(itsp, (cs) => cs.length === 1 && fromAddress(cs[0]!, WAN2), `only a contact from ${WAN2}`);
+      await locationUntil(itsp, (cs) => cs.some((c) => fromAddress(c, WAN2) && c.expiresIn <= SHORT), `a contact from ${WAN2}`);
     } finally {
       await impatient.close();
     }
   });
-});
 
+  // Why moveTo() exists: Asterisk's own un-REGISTER, sent by the reload after the address changed,
+  // carries the new Contact, so the ITSP keeps the binding at the dead link's address.
+  test("the two-step way (address, then trunks) leaves the ITSP a binding at the old address", async () => {
+    await switchTo(lab, "wan1");
+    expect((await pbx.moveTo(WAN1, { restore: saved! })).ok).toBe(true);
+    await locationUntil(itsp, (cs) => cs.length === 1 && fromAddress(cs[0]!, WAN1), `only a contact from ${WAN1}`);
+    await switchTo(lab, "wan2");
+    expect((await pbx.setExternalAddress(WAN2)).ok).toBe(true);
+    expect((await pbx.registerTrunks({ shortExpirySeconds: SHORT })).ok).toBe(true);
+    const contacts = await locationUntil(itsp, (cs) => cs.some((c) => fromAddress(c, WAN2)), `a contact from ${WAN2}`);
+    expect(contacts.find((c) => c.address === `sip:office@${WAN1}:5060`)?.expiresIn).toBeGreaterThan(SHORT);
+  });
+}, [asteriskAvailability]);

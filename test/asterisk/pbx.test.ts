@@ -11,6 +11,7 @@ import { AmiClient } from "../../src/asterisk/ami/client.js";
 import { createPbx, describeFailure } from "../../src/asterisk/pbx/index.js";
 import { asterisk, type AsteriskConfig } from "../../src/config/schema/asterisk.js";
 import { parseConf } from "./sim/conf.js";
+import type { SimLogEntry } from "./sim/pbx-sim.js";
 import { AMI_SECRET, AMI_USER, fixtureConfigFiles, type SimHarness, startSim, until } from "./sim/harness.js";
 import { TranscriptServer } from "./transcript-server.js";
 
@@ -20,8 +21,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(options: { files?: Record<string, string>; config?: Record<string, unknown>; secret?: string; logs?: unknown[] } = {}) {
-  const h: SimHarness = await startSim(options.files ? { files: options.files } : {});
+async function setup(options: { files?: Record<string, string>; config?: Record<string, unknown>; secret?: string; logs?: unknown[]; simLog?: (entry: SimLogEntry) => void } = {}) {
+  const h: SimHarness = await startSim({ ...(options.files ? { files: options.files } : {}), ...(options.simLog ? { log: options.simLog } : {}) });
   cleanup.push(() => h.close());
   await until(() => h.sim.registrations().every((r) => r.status === "Registered"), "the PJSIP trunks to register at start");
   const config = pbxConfig(h.sim.amiPort, options.config);
@@ -269,6 +270,67 @@ describe("chan_sip", () => {
     expect(registrar.registrations().at(-1)?.expires).toBe(3600);
     // The trunk password ("secret") is in sip.conf; it must not be in results or logs.
     for (const text of [JSON.stringify(r), JSON.stringify(back), JSON.stringify(logs)]) expect(text).not.toContain(":secret@");
+  });
+});
+
+describe("the whole move (moveTo): one change, one reload, the old binding removed first", () => {
+  /** AMI actions that change something, in the order the simulator got them. */
+  const changing = (actions: string[]) => actions.filter((a) => ["PJSIPUnregister", "PJSIPRegister", "UpdateConfig", "Reload"].includes(a));
+  const registers = (seen: { contact: string | undefined; expires: number | undefined }[]) => seen.map((r) => [r.contact?.replace(/:\d+$/, ""), r.expires]);
+
+  it("PJSIP: un-REGISTERs the old Contact, then address and expiry in one UpdateConfig and one reload; the trunk registers with the new Contact", async () => {
+    const actions: string[] = [];
+    const { sim, registrar, pbx } = await setup({ simLog: (e) => void (e.kind === "ami" && actions.push(e.action)) });
+    const seen = registrar.seen.length;
+    const r = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120 });
+    expect(r.ok, r.detail).toBe(true);
+    expect(r.data?.unregistered).toEqual(["itsp"]);
+    expect(r.data?.address.targets[0]?.live).toEqual({ external_media_address: "203.0.113.10", external_signaling_address: "203.0.113.10" });
+    expect(r.data?.trunks.trunks).toEqual([expect.objectContaining({ name: "itsp", ok: true, status: "Registered", expirySeconds: 120 })]);
+    expect(r.data?.trunks.saved).toEqual({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });
+    expect(changing(actions)).toEqual(["PJSIPUnregister", "UpdateConfig", "Reload"]);
+    expect(registers(registrar.seen.slice(seen))).toEqual([
+      ["sip:office@198.51.100.10", 0],
+      ["sip:office@203.0.113.10", 120],
+    ]);
+    expect(sim.fileText("pjsip.conf")).toMatch(/external_signaling_address = 203\.0\.113\.10/);
+
+    // And back: the saved expiry restored in the same single change.
+    actions.length = 0;
+    const back = await pbx.moveTo("198.51.100.10", { restore: r.data!.trunks.saved });
+    expect(back.ok, back.detail).toBe(true);
+    expect(changing(actions)).toEqual(["PJSIPUnregister", "UpdateConfig", "Reload"]);
+    expect(back.data?.trunks.trunks[0]).toMatchObject({ status: "Registered", expirySeconds: 3600 });
+    expect(registrar.registrations().at(-1)).toMatchObject({ expires: 3600, contact: expect.stringMatching(/^sip:office@198\.51\.100\.10:/) });
+    expect(sim.fileText("pjsip.conf")).toContain("max_random_initial_delay = 1");
+  });
+
+  it("PJSIP: already on the address (a repeated step), nothing is unregistered and the trunks register once more", async () => {
+    const actions: string[] = [];
+    const { pbx } = await setup({ simLog: (e) => void (e.kind === "ami" && actions.push(e.action)) });
+    expect((await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120 })).ok).toBe(true);
+    const first = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120 });
+    actions.length = 0;
+    const again = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120 });
+    expect(again.ok, again.detail).toBe(true);
+    expect(again.data?.unregistered).toEqual([]);
+    expect(changing(actions)).toEqual(["PJSIPRegister"]);
+    expect(again.data?.trunks.saved).toEqual(first.data?.trunks.saved);
+  });
+
+  it("chan_sip: externip and ~expiry in one UpdateConfig and one sip reload, one REGISTER, no password anywhere", async () => {
+    const logs: unknown[] = [];
+    const { sim, registrar, pbx } = await setup({ config: { channelDriver: "chan_sip", chanSip: {} }, logs });
+    await until(() => sim.chanSipRegistrations().every((r) => r.state === "Registered"), "chan_sip to register at start");
+    const seen = registrar.seen.length;
+    const r = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120 });
+    expect(r.ok, r.detail).toBe(true);
+    expect(r.data?.address.targets[0]?.live).toEqual({ externaddr: "203.0.113.10" });
+    expect(r.data?.unregistered).toEqual([]);
+    expect(sim.fileText("sip.conf")).toContain("externip = 203.0.113.10");
+    expect(sim.fileText("sip.conf")).toContain("register => office2:secret@192.0.2.60:5060/office2~120");
+    expect(registers(registrar.seen.slice(seen))).toEqual([["sip:office2@203.0.113.10", 120]]);
+    for (const text of [JSON.stringify(r), JSON.stringify(logs)]) expect(text).not.toContain(":secret@");
   });
 });
 

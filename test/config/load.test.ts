@@ -20,7 +20,7 @@ describe("parseConfigText", () => {
     const config = parseConfigText(JSON.stringify(minimalConfig()), "c.json");
     expect(config.monitor).toMatchObject({ intervalMs: 350, timeoutMs: 350, quorum: 1, downAfter: 3, upAfter: 5 });
     expect(config.failover.holdDownSeconds).toBe(180);
-    expect(config.route).toEqual({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 }, tableBase: 4200 });
+    expect(config.route).toEqual({ backend: "linux", flushConntrack: true, tableBase: 4200 });
     expect(config.links[0]!.publicIp).toEqual({ method: "interface" });
     expect(config.stateDir).toBe("/var/lib/wanctl");
   });

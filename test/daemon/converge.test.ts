@@ -69,6 +69,17 @@ class MemoryPbx {
       };
       return this.ok("read", data);
     },
+    readAddress: async () => this.ok("live", { targets: [{ name: "t", media: this.address, signaling: this.address }] }),
+    moveTo: async (address, options = {}) => {
+      const v = options.restore?.driver === "pjsip" ? options.restore.registrations.itsp! : options.shortExpirySeconds ? { expiration: String(options.shortExpirySeconds), max_random_initial_delay: "0" } : this.file;
+      this.calls.push(`move ${address} ${options.shortExpirySeconds ? `short ${options.shortExpirySeconds}` : `restore ${v.expiration ?? "default"}/${v.max_random_initial_delay ?? "default"}`}`);
+      const before = this.address;
+      const saved = { driver: "pjsip" as const, file: "pjsip.conf", transports: { t: { external_media_address: before, external_signaling_address: before } } };
+      this.address = address;
+      const trunks = this.apply(v);
+      const addressData = { address, fileChanged: before !== address, reloaded: true, targets: [], saved };
+      return this.ok("moved", { address: addressData, trunks, unregistered: before !== address ? ["itsp"] : [], addressPart: { ok: true, detail: `t on ${address}` }, trunksPart: { ok: true, detail: "itsp Registered" } });
+    },
     activeCalls: async () => this.ok("0 calls", { calls: 0, channels: 0, localChannels: 0 }),
     health: async () => this.ok("up", { amiVersion: "9.0.0", asteriskVersion: "20" }),
     close: async () => undefined,
@@ -90,7 +101,7 @@ function setUp(options: { flush?: () => Promise<number> } = {}) {
     route,
     flushConntrack: true,
     publicAddress: async (link) => ({ address: ADDRESSES[link]!, detail: ADDRESSES[link]! }),
-    pbx: { pbx: memory.pbx, shortExpirySeconds: 120, addressTimeoutMs: 1000, trunksTimeoutMs: 1000, baseline: new BaselineStore(stateDir) },
+    pbx: { pbx: memory.pbx, shortExpirySeconds: 120, trunksTimeoutMs: 1000, baseline: new BaselineStore(stateDir) },
   });
   const run = async (link: "wan1" | "wan2", over: Partial<ConvergeRun> = {}) => {
     const r: ConvergeRun = { id: 1, link, primary: link === "wan1", afterSwitch: false, cause: "check", switchId: null, ...over };
@@ -105,7 +116,7 @@ describe("the trunks step converges", () => {
     const { memory, stateDir, run } = setUp();
     const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
     expect(steps.trunks).toMatchObject({ ok: true, changed: true });
-    expect(memory.calls).toEqual(["address 203.0.113.10", "shorten 120"]);
+    expect(memory.calls).toEqual(["move 203.0.113.10 short 120"]);
     expect(memory.baselineAtChange).toBe(JSON.stringify({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } }));
     expect(loadBaseline(stateDir).baseline?.trunks).toEqual({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });
   });
@@ -117,7 +128,7 @@ describe("the trunks step converges", () => {
     const steps = await run("wan2");
     expect(steps.trunks).toMatchObject({ ok: true, changed: false, detail: "1 trunk(s) Registered with 120 s" });
     expect(steps.asterisk).toMatchObject({ ok: true, changed: false });
-    expect(memory.calls).toEqual(["address 203.0.113.10"]);
+    expect(memory.calls).toEqual([]);
   });
 
   test("back on the primary: the trunk's own settings return from the baseline, never wanctl's short ones", async () => {
@@ -125,7 +136,7 @@ describe("the trunks step converges", () => {
     await run("wan2", { afterSwitch: true, cause: "switch" });
     memory.calls = [];
     await run("wan1", { afterSwitch: true, cause: "switch" });
-    expect(memory.calls).toEqual(["address 198.51.100.10", "restore 3600/1"]);
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore 3600/1"]);
     expect(memory.live).toEqual({ expiration: "3600", max_random_initial_delay: "1" });
   });
 
@@ -135,8 +146,9 @@ describe("the trunks step converges", () => {
     memory.file = { expiration: "3600", max_random_initial_delay: "1" }; // written, never reloaded
     memory.calls = [];
     const steps = await run("wan1", { cause: "start" });
-    expect(memory.calls).toContain("restore 3600/1");
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore 3600/1"]);
     expect(steps.trunks!.detail).toMatch(/\(was: itsp running expiration 120\)/);
+    expect(steps.asterisk!.detail).toMatch(/\(was: t on 203\.0\.113\.10\)/);
     expect(memory.live.expiration).toBe("3600");
   });
 
@@ -147,7 +159,7 @@ describe("the trunks step converges", () => {
     writeFileSync(`${baselineFile(stateDir)}.bak`, "{ damaged too");
     memory.calls = [];
     const steps = await run("wan1", { cause: "start" });
-    expect(memory.calls).toContain("restore default/default");
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore default/default"]);
     expect(steps.trunks!.detail).toContain("itsp: no record of its own expiry, Asterisk's default (3600 s) put back");
   });
 
@@ -158,21 +170,21 @@ describe("the trunks step converges", () => {
     expect(loadBaseline(stateDir)).toMatchObject({ baseline: { trunks: { registrations: { itsp: { expiration: "3600" } } } }, warning: expect.stringMatching(/baseline\.json: damaged .*; using .*baseline\.json\.bak$/) });
     memory.calls = [];
     await run("wan1", { afterSwitch: true, cause: "switch" });
-    expect(memory.calls).toContain("restore 3600/1");
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore 3600/1"]);
   });
 
   test("the settings hold but the trunk is not Registered: it registers again, saying why", async () => {
     const { memory, run } = setUp();
     memory.status = "Unregistered";
     const steps = await run("wan1");
-    expect(memory.calls).toEqual(["address 198.51.100.10", "register"]);
+    expect(memory.calls).toEqual(["register"]);
     expect(steps.trunks).toMatchObject({ ok: true, changed: true, detail: "itsp Registered (was: itsp Unregistered)" });
   });
 
-  test("after a switch the trunk registers again even when its settings already hold (its NAT binding moved)", async () => {
+  test("after a switch the PBX moves even when its settings already hold (the trunk's NAT binding moved)", async () => {
     const { memory, run } = setUp();
     await run("wan1", { afterSwitch: true, cause: "switch" });
-    expect(memory.calls).toEqual(["address 198.51.100.10", "register"]);
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore 3600/1"]);
   });
 
   test("a conntrack step that fails (the binary missing) does not keep the trunks where they are", async () => {
@@ -180,7 +192,7 @@ describe("the trunks step converges", () => {
     const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
     expect(steps.conntrack).toMatchObject({ ok: false });
     expect(steps.trunks).toMatchObject({ ok: true });
-    expect(memory.calls).toContain("shorten 120");
+    expect(memory.calls).toEqual(["move 203.0.113.10 short 120"]);
   });
 
   test("only a run after a switch flushes: at other times a flow on another link may be a call that came in there", async () => {

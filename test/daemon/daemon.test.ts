@@ -103,7 +103,7 @@ describe("daemon", () => {
     expect(status.lastSwitch).toMatchObject({ kind: "failover", from: "wan1", to: "wan2", ok: true });
     expect(status.lastSwitch!.steps.map((s) => [s.step, s.detail])).toEqual([
       ["route", "default route via wan2"],
-      ["conntrack", "2 stale SIP/RTP connection-tracking entries deleted"],
+      ["conntrack", "2 stale connection-tracking entries deleted"],
     ]);
     expect(alerts.map((a) => [a.kind, a.from, a.to])).toEqual([["failover", "wan1", "wan2"]]);
     await until("status file", () => {

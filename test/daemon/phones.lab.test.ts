@@ -1,12 +1,11 @@
-// The whole point of wanctl, end to end: the real `wanctl run` in the lab's office, the PBX
-// simulator behind the office's NAT, Kamailio as the ITSP. A cut of wan1 must leave the trunk
+// The whole point of wanctl, end to end: the real `wanctl run` in the lab's office, the real
+// Asterisk 20 behind the office's NAT (PJSIP trunk), Kamailio as the ITSP, BIND for the DNS name. A cut of wan1 must leave the trunk
 // registered through wan2 with the short expiry and Asterisk advertising wan2's public address; the
 // way back must restore both. Assertions are about what arrived where, never about time.
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
-import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harness.js";
+import { AMI_SECRET, AMI_USER, asteriskAvailability, type LabAsterisk, startAsterisk } from "../lab/asterisk.js";
 import { randomBytes } from "node:crypto";
 import { startBind, type Bind } from "../lab/bind.js";
 import { LINK_PLAN, SERVICES, type LabProcess } from "../lab/index.js";
@@ -31,10 +30,10 @@ async function contactFrom(itsp: Itsp, ip: string, check: (c: ItspContact) => bo
   throw new Error(`no contact registered from ${ip}; Kamailio has ${JSON.stringify(last)}`);
 }
 
-describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulator + Kamailio)", () => {
+describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20 + Kamailio)", () => {
   const lab = useLab();
   let itsp: Itsp;
-  let sim: LabSim;
+  let labAsterisk: LabAsterisk;
   let daemon: LabProcess;
   let dir = "";
   let stateDir = "";
@@ -43,9 +42,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   beforeAll(async () => {
     itsp = await startItsp(lab);
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"];
-    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     await contactFrom(itsp, WAN1);
     const config = labConfig("");
     config.failover = { holdDownSeconds: 3 };
@@ -67,7 +64,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
 
   afterAll(async () => {
     await daemon?.stop();
-    await sim?.stop();
+    await labAsterisk?.stop();
     await itsp?.stop();
     await bind?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -84,7 +81,9 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(await bind.digA("office.example.com")).toEqual([WAN2]);
     const contact = await contactFrom(itsp, WAN2);
     expect(contact.expiresIn).toBeLessThanOrEqual(SHORT);
-    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
+    // The ITSP keeps no binding at the dead link's address (inbound calls would go there).
+    expect((await itsp.contacts()).filter((c) => c.address.includes(`@${WAN1}:`))).toEqual([]);
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
     // The trunk's own expiry and wan1's transport settings were written down before anything changed them.
     const { value: baseline } = JSON.parse(readFileSync(join(stateDir, "baseline.json"), "utf8"));
     expect(baseline.trunks.registrations.itsp).toEqual({ expiration: "3600", max_random_initial_delay: "1" });
@@ -97,9 +96,10 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     const status = await waitForStatus(stateDir, "failback report", (s) => switchedTo(s, "wan1") && s.lastSwitch?.kind === "failback", 30_000, daemon);
     expect(status.lastSwitch!.ok, JSON.stringify(status.lastSwitch, null, 1)).toBe(true);
     await contactFrom(itsp, WAN1, (c) => c.expiresIn > SHORT);
+    expect((await itsp.contacts()).filter((c) => c.address.includes(`@${WAN2}:`))).toEqual([]);
     expect(await bind.digA("office.example.com")).toEqual([WAN1]);
-    expect(sim.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
-    expect(sim.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_media_address *= *${WAN1.replace(/\./g, "\\.")}`));
+    expect(labAsterisk.fileText("pjsip.conf")).toMatch(/expiration *= *3600/);
     const state = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(state.journal.map((r: { status: string }) => r.status)).not.toContain("repairing");
   });
@@ -121,7 +121,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
   });
 
   test("an AMI that is down fails only its steps, clearly, and they are retried until they work", async () => {
-    await sim.stop();
+    await labAsterisk.stop();
     await lab.cut("wan1");
     const failed = await waitForStatus(stateDir, "failover with AMI down", (s) => switchedTo(s, "wan2"), 60_000, daemon);
     const steps = Object.fromEntries(failed.lastSwitch!.steps.map((s) => [s.step, s]));
@@ -137,9 +137,7 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(pending.pending).toMatchObject({ link: "wan2", steps: ["asterisk", "trunks"] });
 
     // Asterisk comes back: the retry finishes the job without moving the office.
-    const files = fixtureConfigFiles();
-    delete files["sip.conf"];
-    sim = await startSimInLab(lab, { files, sipTimers: { timeoutMs: 8_000 } });
+    labAsterisk = await startAsterisk(lab, { trunks: { chanSip: 0 } });
     const repaired = await waitForStatus(stateDir, "repair of asterisk and trunks", (s) => s.lastSwitch?.ok === true && s.lastSwitch.to === "wan2", 60_000, daemon);
     // The repair converges: DNS is checked again and found as it should be; Asterisk and the trunks are mended.
     const repairedSteps = Object.fromEntries(repaired.lastSwitch!.steps.map((s) => [s.step, s]));
@@ -151,4 +149,62 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + PBX simulat
     expect(JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")).journal.at(-1)).toMatchObject({ to: "wan2", status: "done" });
     expect((await waitForStatus(stateDir, "nothing pending", (s) => !s.pending, 10_000, daemon)).trunksShortened).toBe(true);
   });
-});
+}, [asteriskAvailability]);
+
+// The same for an office on chan_sip: one reload and one REGISTER per switch, with the right Contact
+// and expiry. (chan_sip cannot unregister: the binding at the old address stays until it expires.)
+describeLab(
+  "phones follow the failover on chan_sip (wanctl run + Asterisk 20 + Kamailio)",
+  () => {
+    const lab = useLab();
+    let itsp: Itsp;
+    let labAsterisk: LabAsterisk;
+    let daemon: LabProcess;
+    let dir = "";
+    let stateDir = "";
+
+    beforeAll(async () => {
+      itsp = await startItsp(lab);
+      labAsterisk = await startAsterisk(lab, { trunks: { pjsip: 0, chanSip: 1 } });
+      const config = labConfig("");
+      config.failover = { holdDownSeconds: 3 };
+      config.asterisk = {
+        ami: { host: "192.168.50.10", port: 5038, username: AMI_USER, secret: AMI_SECRET },
+        channelDriver: "chan_sip",
+        chanSip: {},
+        shortExpirySeconds: SHORT,
+      };
+      let configFile: string;
+      ({ file: configFile, dir } = writeLabConfig(config));
+      stateDir = join(dir, "state");
+      daemon = startDaemon(lab, configFile);
+      await waitForStatus(stateDir, "both links up on wan1", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
+    });
+
+    afterAll(async () => {
+      await daemon?.stop();
+      await labAsterisk?.stop();
+      await itsp?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const registersFrom = (since: number) => itsp.requests().filter((r) => r.at >= since && r.method === "REGISTER").map((r) => [r.source, r.contact, r.expires]);
+
+    test("failover: one REGISTER from wan2 with the short expiry; failback: one from wan1 with the line's own", async () => {
+      const cutAt = Date.now();
+      await lab.cut("wan1");
+      const over = await waitForStatus(stateDir, "failover report", (s) => switchedTo(s, "wan2"), 30_000, daemon);
+      expect(over.lastSwitch!.ok, JSON.stringify(over.lastSwitch, null, 1)).toBe(true);
+      expect(registersFrom(cutAt)).toEqual([[`${WAN2}:5062`, `<sip:office2@${WAN2}:5062>`, SHORT]]);
+      expect(labAsterisk.fileText("sip.conf")).toMatch(/externip = 203\.0\.113\.10/);
+
+      const healAt = Date.now();
+      await lab.heal("wan1");
+      const back = await waitForStatus(stateDir, "failback report", (s) => switchedTo(s, "wan1") && s.lastSwitch?.kind === "failback", 30_000, daemon);
+      expect(back.lastSwitch!.ok, JSON.stringify(back.lastSwitch, null, 1)).toBe(true);
+      expect(registersFrom(healAt)).toEqual([[`${WAN1}:5062`, `<sip:office2@${WAN1}:5062>`, 3600]]);
+      expect(labAsterisk.fileText("sip.conf")).toMatch(/register => office2:secret@192\.0\.2\.60:5060\/office2~3600/);
+    });
+  },
+  [asteriskAvailability],
+);

@@ -16,6 +16,7 @@ export { askPublicAddress, askSource, ECHO_PORT, startEchoServer, type AskOption
 export { NetemUnavailableError, type Impairment, type LabCapabilities } from "./impair.js";
 export {
   createLab,
+  runScriptOnLab,
   type Lab,
   type LabDescription,
   type LabOptions,

@@ -3,8 +3,8 @@
 // auth. A test reads where each contact registered from and with which expiry in two ways:
 //   - contacts(): `kamcmd ul.dump` over the ctl module's unix socket (the location table: Contact
 //     URI, the source it came from as `Received`, the seconds left as `Expires`);
-//   - requests(): one xlog line per request on Kamailio's stderr (method, source ip:port, the
-//     Expires header asked for, the Contact), i.e. what arrived, in order.
+//   - requests(): one xlog line per request on Kamailio's stderr (when it arrived, method, source
+//     ip:port, the Expires header asked for, the Contact), i.e. what arrived, in order.
 // Everything lives in a temp dir of its own (config, ctl socket, pid file), so parallel labs do not
 // collide; the process is the lab's (lab.spawn), killed at lab.down() if not stopped before.
 
@@ -46,6 +46,8 @@ export interface ItspContact {
 
 /** One request as it arrived (xlog). */
 export interface ItspRequest {
+  /** When Kamailio took it in (ms since the epoch; $TV, the same clock as Date.now()). */
+  readonly at: number;
   readonly method: string;
   /** Source address and port. */
   readonly source: string;
@@ -103,7 +105,7 @@ modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
 
 request_route {
-  xlog("L_NOTICE", "${LOG_TAG}|$rm|$si:$sp|$hdr(Expires)|$ct|$ci\\n");
+  xlog("L_NOTICE", "${LOG_TAG}|$TV(Sn)|$rm|$si:$sp|$hdr(Expires)|$ct|$ci\\n");
   if (!mf_process_maxfwd_header("10")) {
     sl_send_reply("483", "Too Many Hops");
     exit;
@@ -165,8 +167,9 @@ export function parseRequests(stderr: string): ItspRequest[] {
   for (const line of stderr.split("\n")) {
     const i = line.indexOf(`${LOG_TAG}|`);
     if (i === -1) continue;
-    const [, method, source, expires, contact, callId] = line.slice(i).split("|");
+    const [, at, method, source, expires, contact, callId] = line.slice(i).split("|");
     out.push({
+      at: Math.round(Number(at) * 1000),
       method: method ?? "",
       source: source ?? "",
       expires: expires !== undefined && /^\d+$/.test(expires) ? Number(expires) : null,

@@ -2,6 +2,7 @@
 // half-built up), plus the helpers tests and the demo drive the network with.
 import { isIPv4 } from "node:net";
 import { ADDRESSES, LINK_PLAN, type LabAddresses, type LinkId, type LinkPlan } from "./addresses.js";
+import { labAvailability, type Availability } from "./availability.js";
 import { onProcessDeath } from "./exit-hooks.js";
 import { clear, detectNetem, impair, type Impairment, type LabCapabilities } from "./impair.js";
 import * as links from "./links.js";
@@ -86,6 +87,37 @@ export interface Lab {
 
 export function createLab(options: LabOptions = {}): Lab {
   return new LabImpl(options);
+}
+
+/**
+ * For scripts on the lab (benchmarks, the transcript recorder): checks that the lab (and whatever
+ * `needs` names) can run here, brings a lab up, runs `work`, and takes the lab down whatever
+ * happens; a failure is printed as `<name>: <error>` and makes the exit code 1.
+ */
+export function runScriptOnLab(name: string, work: (lab: Lab) => Promise<void>, needs: ReadonlyArray<() => Availability> = []): void {
+  const main = async (): Promise<number> => {
+    for (const available of [labAvailability, ...needs].map((check) => check())) {
+      if (!available.ok) {
+        process.stderr.write(`${name}: the network lab cannot run here: ${available.reason}\n`);
+        return 1;
+      }
+    }
+    const lab = createLab();
+    try {
+      await lab.up();
+      await work(lab);
+      return 0;
+    } finally {
+      await lab.down();
+    }
+  };
+  main().then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
 
 class LabImpl implements Lab {

@@ -2,14 +2,14 @@
 // WANCTL_REQUIRE_LAB=1 (CI), where it fails with the reason: a silently skipped lab test must
 // never pass CI.
 import { afterAll, beforeAll, describe, test } from "vitest";
-import { labAvailability } from "./availability.js";
+import { labAvailability, type Availability } from "./availability.js";
 import { createLab, type Lab, type LabOptions } from "./lab.js";
 
 export const labRequired = (): boolean => process.env.WANCTL_REQUIRE_LAB === "1";
 
-/** describe() for suites that need the lab. */
-export function describeLab(name: string, fn: () => void): void {
-  const a = labAvailability();
+/** describe() for suites that need the lab (and whatever else `needs` checks, e.g. the built Asterisk). */
+export function describeLab(name: string, fn: () => void, needs: ReadonlyArray<() => Availability> = []): void {
+  const a = [labAvailability, ...needs].map((check) => check()).find((x) => !x.ok) ?? { ok: true };
   if (a.ok) {
     describe(name, fn);
   } else if (labRequired()) {

@@ -1,51 +1,57 @@
+// The conntrack filters and counts of the Linux route backend. What they delete on a real table
+// (and what they leave) is shown in the lab: test/wan/conntrack-flush.lab.test.ts.
 import { describe, expect, test } from "vitest";
-import { parseConntrackList, staleVoiceFlows } from "../../src/wan/route/conntrack.js";
+import { CommandError, type CommandRunner } from "../../src/system/command.js";
+import { LinuxRouteBackend } from "../../src/wan/route/linux.js";
+import { deletedCount, staleFlowFilters } from "../../src/wan/route/conntrack.js";
 
-// As conntrack 1.4.7 lists them (`conntrack -L -p udp`) on a gateway with static SNAT.
-const listing = [
-  "udp      17 119 src=192.168.50.10 dst=192.0.2.60 sport=5060 dport=5060 src=192.0.2.60 dst=198.51.100.10 sport=5060 dport=5060 [ASSURED] mark=0 use=1",
-  "udp      17 29 src=192.168.50.10 dst=192.0.2.99 sport=14000 dport=31000 src=192.0.2.99 dst=198.51.100.10 sport=31000 dport=14000 mark=0 use=1",
-  "udp      17 25 src=192.168.50.20 dst=192.168.50.10 sport=5060 dport=5060 src=192.168.50.10 dst=192.168.50.20 sport=5060 dport=5060 mark=0 use=1",
-  "udp      17 20 src=192.168.50.10 dst=192.0.2.53 sport=40000 dport=53 src=192.0.2.53 dst=198.51.100.10 sport=53 dport=40000 mark=0 use=1",
-  "udp      17 28 src=100.64.0.2 dst=192.0.2.60 sport=5060 dport=5060 src=192.0.2.60 dst=100.64.0.2 sport=5060 dport=5060 mark=0 use=1",
-  "udp      17 28 src=198.51.100.10 dst=192.0.2.60 sport=5062 dport=5061 [UNREPLIED] src=192.0.2.60 dst=198.51.100.10 sport=5061 dport=5062 mark=0 use=1",
-  "conntrack v1.4.7 (conntrack-tools): 6 flow entries have been shown.",
-].join("\n");
-
-describe("conntrack listing", () => {
-  test("parses original and reply tuples and skips lines that are not entries", () => {
-    const entries = parseConntrackList(listing);
-    expect(entries).toHaveLength(6);
-    expect(entries[0]).toEqual({
-      protocol: "udp",
-      original: { src: "192.168.50.10", dst: "192.0.2.60", sport: 5060, dport: 5060 },
-      reply: { src: "192.0.2.60", dst: "198.51.100.10", sport: 5060, dport: 5060 },
-    });
-    expect(parseConntrackList("garbage\nudp 17 src=1.2.3.4\n")).toEqual([]);
-  });
-
-  test("after leaving wan1, only the SIP and RTP flows tied to wan1's address are stale", () => {
-    const stale = staleVoiceFlows(parseConntrackList(listing), {
-      sipPorts: [5060, 5061],
-      rtpPorts: { from: 10000, to: 20000 },
-      staleAddresses: new Set(["198.51.100.10"]),
-    });
-    expect(stale.map((e) => `${e.original.src}:${e.original.sport}>${e.original.dst}:${e.original.dport}`)).toEqual([
-      "192.168.50.10:5060>192.0.2.60:5060", // the trunk, NATed to wan1
-      "192.168.50.10:14000>192.0.2.99:31000", // RTP, NATed to wan1
-      "198.51.100.10:5062>192.0.2.60:5061", // the gateway's own SIP from wan1's address
+describe("conntrack filters", () => {
+  test("for a link left at an address: the source NAT toward it and the port forwards through it, UDP only", () => {
+    expect(staleFlowFilters("198.51.100.10")).toEqual([
+      ["-p", "udp", "--src-nat", "198.51.100.10"],
+      ["-p", "udp", "--dst", "198.51.100.10", "--dst-nat"],
     ]);
   });
 
-  test("a flow the ITSP opened to wan1's address (port-forwarded to the PBX) is stale too", () => {
-    // The PBX's own packets to the ITSP match this entry's reply tuple and go out as wan1's address.
-    const inbound = "udp      17 170 src=192.0.2.60 dst=198.51.100.10 sport=5060 dport=5060 src=192.168.50.10 dst=192.0.2.60 sport=5060 dport=5060 [ASSURED] mark=0 use=1";
-    const stale = staleVoiceFlows(parseConntrackList(inbound), { sipPorts: [5060], rtpPorts: { from: 10000, to: 20000 }, staleAddresses: new Set(["198.51.100.10"]) });
-    expect(stale).toHaveLength(1);
+  test("reads conntrack's count of deleted entries", () => {
+    expect(deletedCount("conntrack v1.4.7 (conntrack-tools): 23 flow entries have been deleted.\n")).toBe(23);
+    expect(deletedCount("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.")).toBe(0);
+    expect(deletedCount("conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.")).toBeNull();
+  });
+});
+
+describe("LinuxRouteBackend.flushStaleFlows", () => {
+  const links = [
+    { name: "wan1", interface: "wan1", gateway: "198.51.100.9" },
+    { name: "wan2", interface: "wan2", gateway: "100.64.0.1" },
+  ];
+  const addressOf: Record<string, string> = { wan1: "198.51.100.10", wan2: "100.64.0.2" };
+
+  function backend(deleted: (filter: readonly string[]) => number | Error) {
+    const calls: string[][] = [];
+    const run: CommandRunner = async (argv) => {
+      calls.push([...argv]);
+      if (argv[0] === "ip") return { stdout: JSON.stringify([{ addr_info: [{ family: "inet", local: addressOf[argv.at(-1)!], scope: "global" }] }]), stderr: "" };
+      const result = deleted(argv.slice(2));
+      if (result instanceof Error) throw result;
+      const stderr = `conntrack v1.4.7 (conntrack-tools): ${result} flow entries have been deleted.\n`;
+      if (result === 0) throw new CommandError("`conntrack -D ...` failed", argv, stderr, 1);
+      return { stdout: "", stderr };
+    };
+    return { calls, route: new LinuxRouteBackend({ links, run }) };
+  }
+
+  test("one conntrack -D per filter for the address of every link left, and the sum of what they deleted", async () => {
+    const { calls, route } = backend((filter) => (filter.includes("--src-nat") ? 3 : 0));
+    expect(await route.flushStaleFlows("wan2")).toBe(3);
+    expect(calls.filter((c) => c[0] === "conntrack")).toEqual([
+      ["conntrack", "-D", "-p", "udp", "--src-nat", "198.51.100.10"],
+      ["conntrack", "-D", "-p", "udp", "--dst", "198.51.100.10", "--dst-nat"],
+    ]);
   });
 
-  test("nothing is stale when no left link is involved", () => {
-    const entries = parseConntrackList(listing);
-    expect(staleVoiceFlows(entries, { sipPorts: [5060], rtpPorts: { from: 10000, to: 20000 }, staleAddresses: new Set(["203.0.113.99"]) })).toEqual([]);
+  test("a conntrack that fails otherwise fails the step with its message", async () => {
+    const { route } = backend(() => new CommandError("`conntrack -D -p udp` failed: Operation not permitted", ["conntrack"], "Operation not permitted", 2));
+    await expect(route.flushStaleFlows("wan2")).rejects.toThrow("Operation not permitted");
   });
 });

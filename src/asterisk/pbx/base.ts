@@ -234,4 +234,6 @@ export abstract class AmiPbx implements Pbx {
   abstract registerTrunks(options?: Parameters<Pbx["registerTrunks"]>[0]): ReturnType<Pbx["registerTrunks"]>;
   abstract restoreTrunks(saved: Parameters<Pbx["restoreTrunks"]>[0]): ReturnType<Pbx["restoreTrunks"]>;
   abstract readTrunks(): ReturnType<Pbx["readTrunks"]>;
+  abstract readAddress(): ReturnType<Pbx["readAddress"]>;
+  abstract moveTo(address: string, options?: Parameters<Pbx["moveTo"]>[1]): ReturnType<Pbx["moveTo"]>;
 }

@@ -9,17 +9,32 @@
 // they never appear in a result, a log line or the saved settings — a line is named by
 // `user@host:port/extension`, and the saved settings keep only that key and the old ~expiry.
 // `sip reload` makes chan_sip send every registration again; each is then followed by its
-// Registry event (`Username: <user>`, `Domain: <host>`).
+// Registry event (`Username: <user>`, `Domain: <host>`). moveTo() does both in one UpdateConfig and
+// one `sip reload`, so each trunk sends one REGISTER per move, with the new Contact and expiry.
 
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 
 import { AmiPbx, type Outcome } from "./base.js";
-import { applyChanges, findSection, planChanges, readConfigFile, type SectionChange, valueOf, valuesOf } from "./config-file.js";
+import { applyChanges, type ChangePlan, type ConfigSection, findSection, planChanges, readConfigFile, type SectionChange, type SectionRef, valueOf, valuesOf } from "./config-file.js";
 import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
 import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
-import type { ExternalAddressData, LiveTrunk, TrunkSettingsData, PbxResult, RegisterTrunksOptions, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunksData, TrunkStatus } from "./types.js";
+import type {
+  ExternalAddressData,
+  LiveAddressData,
+  LiveTrunk,
+  MoveData,
+  MoveOptions,
+  PbxResult,
+  RegisterTrunksOptions,
+  SavedExternalAddress,
+  SavedTrunkSettings,
+  TrunkReport,
+  TrunksData,
+  TrunkSettingsData,
+  TrunkStatus,
+} from "./types.js";
 
 export interface RegisterLine {
   /** `user@host:port/extension`: names the line without its secret. */
@@ -53,6 +68,27 @@ export function redactRegisterLine(value: string): string {
 
 const redact = (variable: string, value: string): string => (variable.toLowerCase() === "register" ? redactRegisterLine(value) : value);
 
+type ChanSipSaved = Extract<SavedTrunkSettings, { driver: "chan_sip" }>;
+type ExternValues = { externip: string | null; externaddr: string | null };
+
+/** The externip half of a change. */
+interface AddressPart {
+  readonly address: string;
+  readonly saved: Extract<SavedExternalAddress, { driver: "chan_sip" }>;
+  readonly change: SectionChange;
+  /** The address chan_sip should end up with: the last of externip/externaddr in the file. */
+  readonly expected: string;
+}
+
+/** The register lines half. */
+interface TrunksPart {
+  readonly usable: ReadonlyArray<{ raw: string; line: RegisterLine }>;
+  readonly notes: readonly string[];
+  readonly saved: ChanSipSaved;
+  readonly changes: SectionChange[];
+  readonly wantedExpiry: Map<string, string | null>;
+}
+
 export class ChanSipPbx extends AmiPbx {
   readonly driver = "chan_sip" as const;
 
@@ -64,62 +100,74 @@ export class ChanSipPbx extends AmiPbx {
 
   setExternalAddress(address: string): Promise<PbxResult<ExternalAddressData>> {
     return this.run(`setting externip to ${address}`, this.operationTimeoutMs, async () => {
-      if (isIP(address) === 0) throw new PbxError("config", `not an IP address: ${JSON.stringify(address)}`);
-      return this.#applyAddress(address, (saved) => {
-        // Whichever of externip/externaddr the file uses gets the address; neither: add externip.
-        const present = (["externip", "externaddr"] as const).filter((k) => saved[k] !== null);
-        return Object.fromEntries((present.length ? present : ["externip"]).map((k) => [k, address]));
-      });
+      checkAddress(address);
+      const { sections, general } = await this.#read();
+      return this.#applyAddress(this.#addressPart(general, address, setTo(address)), sections);
     });
   }
 
   restoreExternalAddress(saved: SavedExternalAddress): Promise<PbxResult<ExternalAddressData>> {
     return this.run("restoring the saved externip", this.operationTimeoutMs, async () => {
       if (saved.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for chan_sip`);
-      return this.#applyAddress("", () => ({ externip: saved.general.externip, externaddr: saved.general.externaddr }));
+      const { sections, general } = await this.#read();
+      return this.#applyAddress(this.#addressPart(general, "", () => ({ externip: saved.general.externip, externaddr: saved.general.externaddr })), sections);
     });
   }
 
-  async #applyAddress(address: string, wanted: (current: { externip: string | null; externaddr: string | null }) => Record<string, string | null>): Promise<Outcome<ExternalAddressData>> {
-    const file = this.#file;
-    const sections = await readConfigFile(this.client, file);
-    const ref = findSection(sections, file, "general", null, "section");
-    const current = { externip: valueOf(ref.section, "externip"), externaddr: valueOf(ref.section, "externaddr") };
-    const saved: SavedExternalAddress = { driver: "chan_sip", file, general: current };
+  async #read(): Promise<{ sections: ConfigSection[]; general: SectionRef }> {
+    const sections = await readConfigFile(this.client, this.#file);
+    return { sections, general: findSection(sections, this.#file, "general", null, "section") };
+  }
+
+  #addressPart(general: SectionRef, address: string, wanted: (current: ExternValues) => Record<string, string | null>): AddressPart {
+    const current = { externip: valueOf(general.section, "externip"), externaddr: valueOf(general.section, "externaddr") };
     const values = wanted(current);
-    const changes: SectionChange[] = [{ ref, type: null, values }];
-    const plan = planChanges(file, changes);
-    // The address chan_sip should end up with: the last of externip/externaddr in the file.
     const after = (k: "externip" | "externaddr"): string | null => (values[k] !== undefined ? values[k]! : current[k]);
-    const expected = after("externaddr") ?? after("externip") ?? "";
+    return { address, saved: { driver: "chan_sip", file: this.#file, general: current }, change: { ref: general, type: null, values }, expected: after("externaddr") ?? after("externip") ?? "" };
+  }
+
+  #addressOutcome(part: AddressPart, plan: ChangePlan, fileChanged: boolean, reloaded: boolean, live: string): Outcome<ExternalAddressData> {
+    const data: ExternalAddressData = { address: part.address, fileChanged, reloaded, targets: [{ name: "general", before: part.saved.general, live: { externaddr: live } }], saved: part.saved };
+    if (live !== part.expected) {
+      const message = `chan_sip (AMI ${this.target}) shows Externaddr ${live || "(none)"} after sip reload, expected ${part.expected || "(none)"}`;
+      return { ok: false, detail: message, data, error: { kind: "verify", message } };
+    }
+    const detail = fileChanged
+      ? `[general] ${plan.summary.map((s) => s.replace(/^\[general\] /, "")).join(", ")} in ${this.#file}, sip reload, live`
+      : `[general] of ${this.#file} already on ${part.expected || "(none)"}${reloaded ? "; sip reload to make it live" : " and live"}`;
+    return { ok: true, detail, data };
+  }
+
+  async #applyAddress(part: AddressPart, sections: readonly ConfigSection[]): Promise<Outcome<ExternalAddressData>> {
+    const file = this.#file;
+    const plan = planChanges(file, [part.change]);
     let fileChanged = false;
     let reloaded = false;
     try {
       if (plan.actions.length) {
-        await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
+        await this.mutate(() => applyChanges(this.client, file, sections, [part.change], plan));
         fileChanged = true;
       }
       let live = await this.#liveExternaddr();
-      if (fileChanged || live !== expected) {
+      if (fileChanged || live !== part.expected) {
         await this.mutate(() => this.client.command("sip reload"));
         reloaded = true;
         live = await this.#liveExternaddr();
       }
-      const data: ExternalAddressData = { address, fileChanged, reloaded, targets: [{ name: "general", before: current, live: { externaddr: live } }], saved };
-      if (live !== expected) {
-        const message = `chan_sip (AMI ${this.target}) shows Externaddr ${live || "(none)"} after sip reload, expected ${expected || "(none)"}`;
-        return { ok: false, detail: message, data, error: { kind: "verify", message } };
-      }
-      const detail = fileChanged
-        ? `[general] ${plan.summary.map((s) => s.replace(/^\[general\] /, "")).join(", ")} in ${file}, sip reload, live`
-        : `[general] of ${file} already on ${expected || "(none)"}${reloaded ? "; sip reload to make it live" : " and live"}`;
-      return { ok: true, detail, data };
+      return this.#addressOutcome(part, plan, fileChanged, reloaded, live);
     } catch (error) {
-      return this.failed(error, `changing externip in ${file}`, { address, fileChanged, reloaded, targets: [], saved });
+      return this.failed(error, `changing externip in ${file}`, { address: part.address, fileChanged, reloaded, targets: [], saved: part.saved });
     }
   }
 
   /** `sip show settings` → the address part of "Externaddr: a.b.c.d:port" ("" when unset). */
+  readAddress(): Promise<PbxResult<LiveAddressData>> {
+    return this.run("reading chan_sip's live external address", this.operationTimeoutMs, async () => {
+      const live = (await this.#liveExternaddr()) || null;
+      return { ok: true, detail: `[general]: ${live ?? "no external address"}`, data: { targets: [{ name: "general", media: live, signaling: live }] } };
+    });
+  }
+
   async #liveExternaddr(): Promise<string> {
     const lines = await this.client.command("sip show settings");
     for (const line of lines) {
@@ -137,47 +185,42 @@ export class ChanSipPbx extends AmiPbx {
     const short = options.shortExpirySeconds;
     const what = short === undefined ? "registering the chan_sip trunks again" : `registering the chan_sip trunks again with a ${short} s expiry`;
     return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
-      if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
-      return this.#trunks(startedAt, short === undefined ? undefined : () => String(short));
+      const expiryFor = shortExpiry(short);
+      const { sections, general } = await this.#read();
+      const part = this.#trunksPart(general, expiryFor);
+      return this.#applyTrunks(startedAt, sections, part, []);
     });
   }
 
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>> {
     return this.run("restoring the chan_sip trunks' expiry and registering them again", this.trunkTimeoutMs, async (startedAt) => {
       if (saved.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for chan_sip`);
-      const byKey = new Map(saved.registers.map((r) => [r.key, r.expiry]));
-      return this.#trunks(startedAt, (key) => (byKey.has(key) ? byKey.get(key)! : undefined));
+      const { sections, general } = await this.#read();
+      return this.#applyTrunks(startedAt, sections, this.#trunksPart(general, restoredExpiry(saved)), []);
     });
   }
 
   readTrunks(): Promise<PbxResult<TrunkSettingsData>> {
     return this.run("reading the chan_sip trunks' settings", this.operationTimeoutMs, async () => {
-      const file = this.#file;
-      const sections = await readConfigFile(this.client, file);
-      const lines = valuesOf(findSection(sections, file, "general", null, "section").section, "register").flatMap((raw) => parseRegisterLine(raw) ?? []);
+      const { general } = await this.#read();
+      const lines = valuesOf(general.section, "register").flatMap((raw) => parseRegisterLine(raw) ?? []);
       const registry = await this.client.list("SIPshowregistry");
       const live: LiveTrunk[] = lines.map((line) => {
         const entry = registry.items.find((e) => (e.fields.get("Username") ?? "") === line.user && (e.fields.get("Host") ?? "").toLowerCase() === line.host.toLowerCase());
         return { name: line.key, status: entry ? asTrunkStatus((entry.fields.get("State") ?? "").trim()) : "Unknown", expiration: line.expiry };
       });
-      const data: TrunkSettingsData = { settings: { driver: "chan_sip", file, registers: lines.map((l) => ({ key: l.key, expiry: l.expiry })) }, live };
+      const data: TrunkSettingsData = { settings: { driver: "chan_sip", file: this.#file, registers: lines.map((l) => ({ key: l.key, expiry: l.expiry })) }, live };
       return { ok: true, detail: `${lines.length} register line(s): ${live.map((t) => `${t.name} ${t.status}, expiry ${t.expiration ?? "default"}`).join("; ")}`, data };
     });
   }
 
   /** `expiryFor(key)`: the ~expiry to set (null: none), or undefined to leave the line alone. */
-  async #trunks(
-    startedAt: number,
-    expiryFor: ((key: string) => string | null | undefined) | undefined,
-  ): Promise<Outcome<TrunksData>> {
+  #trunksPart(general: SectionRef, expiryFor: ((key: string) => string | null | undefined) | undefined): TrunksPart {
     const file = this.#file;
-    const sections = await readConfigFile(this.client, file);
-    const ref = findSection(sections, file, "general", null, "section");
-    const lines = valuesOf(ref.section, "register");
-    const parsed = lines.map((raw) => ({ raw, line: parseRegisterLine(raw) }));
+    const parsed = valuesOf(general.section, "register").map((raw) => ({ raw, line: parseRegisterLine(raw) }));
     const notes = parsed.filter((p) => p.line === null).map((p) => `a register line of ${file} could not be read (${redactRegisterLine(p.raw)}); left alone`);
     const usable = parsed.filter((p): p is { raw: string; line: RegisterLine } => p.line !== null);
-    const saved: SavedTrunkSettings = { driver: "chan_sip", file, registers: usable.map(({ line }) => ({ key: line.key, expiry: line.expiry })) };
+    const saved: ChanSipSaved = { driver: "chan_sip", file, registers: usable.map(({ line }) => ({ key: line.key, expiry: line.expiry })) };
     const changes: SectionChange[] = [];
     const wantedExpiry = new Map<string, string | null>();
     for (const { raw, line } of usable) {
@@ -185,14 +228,26 @@ export class ChanSipPbx extends AmiPbx {
       if (e === undefined) continue;
       wantedExpiry.set(line.key, e);
       const next = withExpiry(raw, e);
-      if (next !== raw) changes.push({ ref, type: null, values: { register: next }, match: { register: raw } });
+      if (next !== raw) changes.push({ ref: general, type: null, values: { register: next }, match: { register: raw } });
     }
+    return { usable, notes, saved, changes, wantedExpiry };
+  }
+
+  /**
+   * One UpdateConfig with the trunks' changes and `extra` (the externip change of a move), one
+   * `sip reload` (it sends every registration again, with the new externip and expiry; the
+   * recordings show Registered ~0.2 s later), then wait for each. Returns the trunks' outcome and
+   * whether the file changed.
+   */
+  async #applyTrunks(startedAt: number, sections: readonly ConfigSection[], part: TrunksPart, extra: readonly SectionChange[]): Promise<Outcome<TrunksData>> {
+    const file = this.#file;
+    const changes = [...extra, ...part.changes];
     const plan = planChanges(file, changes);
     const reports = new Map<string, TrunkReport>();
     const fail = (key: string, status: TrunkStatus, detail: string): void => {
       reports.set(key, { name: key, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail });
     };
-    const watches = new Map<string, TrunkWatch>(usable.map(({ line }) => [line.key, this.registry.watch({ channelType: "SIP", username: line.user, domain: line.host })]));
+    const watches = new Map<string, TrunkWatch>(part.usable.map(({ line }) => [line.key, this.registry.watch({ channelType: "SIP", username: line.user, domain: line.host })]));
     try {
       let fileChanged = false;
       let fileProblem: string | undefined;
@@ -201,10 +256,10 @@ export class ChanSipPbx extends AmiPbx {
           await this.mutate(() => applyChanges(this.client, file, sections, changes, plan, { redact }));
           fileChanged = true;
         } catch (error) {
+          if (extra.length) throw error; // a move whose address cannot be written fails as a whole
           fileProblem = describeFailure(error, this.target, `changing the register lines' ~expiry in ${file}`).message;
         }
       }
-      // sip reload sends every registration again (the recordings show Registered ~0.2 s later).
       await this.mutate(() => this.client.command("sip reload"));
       const marks = new Map([...watches].map(([k, w]) => [k, w.seen.length]));
       const deadline = performance.now() + this.config.registerTimeoutMs;
@@ -216,33 +271,108 @@ export class ChanSipPbx extends AmiPbx {
           else fail(key, r.last, `${key} not Registered within ${this.config.registerTimeoutMs} ms (${r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`})${r.last === "Timeout" ? this.eventsHint() : ""}`);
         }),
       );
-      // Read back: the lines as the file has them now, and chan_sip's own view of each registration.
-      const after = await readConfigFile(this.client, file).catch(() => undefined);
-      const afterLines = after ? valuesOf(findSection(after, file, "general", null, "section").section, "register").map(parseRegisterLine) : [];
-      const defaultExpiry = after ? valueOf(findSection(after, file, "general", null, "section").section, "defaultexpiry") : null;
-      const registry = await this.client.list("SIPshowregistry").catch(() => undefined);
-      for (const [key, report] of reports) {
-        const line = afterLines.find((l) => l?.key === key);
-        const expiryText = line?.expiry ?? defaultExpiry ?? "120";
-        const entry = registry?.items.find((e) => (e.fields.get("Username") ?? "") === line?.user && (e.fields.get("Host") ?? "").toLowerCase() === (line?.host ?? "").toLowerCase());
-        let next: TrunkReport = { ...report, expirySeconds: /^\d+$/.test(expiryText) ? Number(expiryText) : null };
-        const want = wantedExpiry.get(key);
-        if (report.ok && fileChanged && want !== undefined && (line?.expiry ?? null) !== want) {
-          next = { ...next, ok: false, detail: `${report.detail}, but the line's expiry is ${line?.expiry ?? "(none)"}, expected ${want ?? "(none)"}` };
-        } else if (report.ok) {
-          next = { ...next, detail: `${report.detail} (expiry ${expiryText} s${entry ? `, chan_sip: ${entry.fields.get("State") ?? "?"}, refresh ${entry.fields.get("Refresh") ?? "?"} s` : ""})` };
-        }
-        reports.set(key, next);
-      }
-      const trunks = usable.map(({ line }) => reports.get(line.key)!);
-      const data: TrunksData = { trunks, fileChanged, saved };
-      const failed = trunks.filter((t) => !t.ok);
-      const detail = trunks.length === 0 ? `no register => lines in [general] of ${file}${notes.length ? `; ${notes.join("; ")}` : ""}` : [...(fileProblem ? [fileProblem] : []), ...notes, ...trunks.map((t) => t.detail)].join("; ");
-      if (fileProblem) return { ok: false, detail, data, error: { kind: "refused", message: fileProblem } };
-      if (failed.length) return { ok: false, detail, data, error: { kind: "register", message: failed.map((t) => t.detail).join("; ") } };
-      return { ok: true, detail, data };
+      return await this.#trunksOutcome(part, reports, fileChanged && part.changes.length > 0, fileProblem);
     } finally {
       for (const w of watches.values()) w.close();
     }
   }
+
+  /** Read back: the lines as the file has them now, and chan_sip's own view of each registration. */
+  async #trunksOutcome(part: TrunksPart, reports: Map<string, TrunkReport>, fileChanged: boolean, fileProblem: string | undefined): Promise<Outcome<TrunksData>> {
+    const file = this.#file;
+    const after = await readConfigFile(this.client, file).catch(() => undefined);
+    const afterGeneral = after ? findSection(after, file, "general", null, "section").section : undefined;
+    const afterLines = afterGeneral ? valuesOf(afterGeneral, "register").map(parseRegisterLine) : [];
+    const defaultExpiry = afterGeneral ? valueOf(afterGeneral, "defaultexpiry") : null;
+    const registry = await this.client.list("SIPshowregistry").catch(() => undefined);
+    for (const [key, report] of reports) {
+      const line = afterLines.find((l) => l?.key === key);
+      const expiryText = line?.expiry ?? defaultExpiry ?? "120";
+      const entry = registry?.items.find((e) => (e.fields.get("Username") ?? "") === line?.user && (e.fields.get("Host") ?? "").toLowerCase() === (line?.host ?? "").toLowerCase());
+      let next: TrunkReport = { ...report, expirySeconds: /^\d+$/.test(expiryText) ? Number(expiryText) : null };
+      const want = part.wantedExpiry.get(key);
+      if (report.ok && fileChanged && want !== undefined && (line?.expiry ?? null) !== want) {
+        next = { ...next, ok: false, detail: `${report.detail}, but the line's expiry is ${line?.expiry ?? "(none)"}, expected ${want ?? "(none)"}` };
+      } else if (report.ok) {
+        next = { ...next, detail: `${report.detail} (expiry ${expiryText} s${entry ? `, chan_sip: ${entry.fields.get("State") ?? "?"}, refresh ${entry.fields.get("Refresh") ?? "?"} s` : ""})` };
+      }
+      reports.set(key, next);
+    }
+    const trunks = part.usable.map(({ line }) => reports.get(line.key)!);
+    const data: TrunksData = { trunks, fileChanged, saved: part.saved };
+    const failed = trunks.filter((t) => !t.ok);
+    const detail = trunks.length === 0 ? `no register => lines in [general] of ${file}${part.notes.length ? `; ${part.notes.join("; ")}` : ""}` : [...(fileProblem ? [fileProblem] : []), ...part.notes, ...trunks.map((t) => t.detail)].join("; ");
+    if (fileProblem) return { ok: false, detail, data, error: { kind: "refused", message: fileProblem } };
+    if (failed.length) return { ok: false, detail, data, error: { kind: "register", message: failed.map((t) => t.detail).join("; ") } };
+    return { ok: true, detail, data };
+  }
+
+  // --- the whole move ----------------------------------------------------------------------------------
+
+  /**
+   * externip and the register lines' ~expiry in one UpdateConfig, one `sip reload`: one REGISTER per
+   * trunk, with the new Contact and the right expiry. chan_sip has no way to unregister an outbound
+   * registration, so the binding at the old address stays at the ITSP until it expires there.
+   */
+  moveTo(address: string, options: MoveOptions = {}): Promise<PbxResult<MoveData>> {
+    const short = options.shortExpirySeconds;
+    const what = `moving chan_sip to ${address}${short !== undefined ? ` with a ${short} s trunk expiry` : options.restore ? " with the trunks' own expiry" : ""}`;
+    return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
+      checkAddress(address);
+      if (options.restore && options.restore.driver !== "chan_sip") throw new PbxError("config", `saved settings are for ${options.restore.driver}, the PBX is configured for chan_sip`);
+      const expiryFor = options.restore ? restoredExpiry(options.restore) : shortExpiry(short);
+      const { sections, general } = await this.#read();
+      const addressPart = this.#addressPart(general, address, setTo(address));
+      const addressPlan = planChanges(this.#file, [addressPart.change]);
+      const trunks = this.#trunksPart(general, expiryFor);
+      try {
+        const trunksOutcome = await this.#applyTrunks(startedAt, sections, trunks, [addressPart.change]);
+        const addressOutcome = this.#addressOutcome(addressPart, addressPlan, addressPlan.actions.length > 0, true, await this.#liveExternaddr());
+        const data: MoveData = {
+          address: addressOutcome.data!,
+          trunks: trunksOutcome.data!,
+          unregistered: [],
+          addressPart: { ok: addressOutcome.ok, detail: addressOutcome.detail },
+          trunksPart: { ok: trunksOutcome.ok, detail: trunksOutcome.detail },
+        };
+        const detail = `${addressOutcome.detail}; ${trunksOutcome.detail}`;
+        if (!addressOutcome.ok) return { ok: false, detail, data, error: addressOutcome.error! };
+        return trunksOutcome.ok ? { ok: true, detail, data } : { ok: false, detail, data, error: trunksOutcome.error! };
+      } catch (error) {
+        const failure = this.failed(error, `changing externip and the register lines in ${this.#file}`);
+        const part = { ok: false, detail: failure.detail };
+        const data: MoveData = {
+          address: { address, fileChanged: false, reloaded: false, targets: [], saved: addressPart.saved },
+          trunks: { trunks: [], fileChanged: false, saved: trunks.saved },
+          unregistered: [],
+          addressPart: part,
+          trunksPart: part,
+        };
+        return { ...failure, data };
+      }
+    });
+  }
 }
+
+function checkAddress(address: string): void {
+  if (isIP(address) === 0) throw new PbxError("config", `not an IP address: ${JSON.stringify(address)}`);
+}
+
+/** Whichever of externip/externaddr the file uses gets the address; neither: add externip. */
+function setTo(address: string): (current: ExternValues) => Record<string, string> {
+  return (current) => {
+    const present = (["externip", "externaddr"] as const).filter((k) => current[k] !== null);
+    return Object.fromEntries((present.length ? present : ["externip"]).map((k) => [k, address]));
+  };
+}
+
+function shortExpiry(short: number | undefined): ((key: string) => string) | undefined {
+  if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
+  return short === undefined ? undefined : () => String(short);
+}
+
+function restoredExpiry(saved: ChanSipSaved): (key: string) => string | null | undefined {
+  const byKey = new Map(saved.registers.map((r) => [r.key, r.expiry]));
+  return (key) => (byKey.has(key) ? byKey.get(key)! : undefined);
+}
+

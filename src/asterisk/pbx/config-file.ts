@@ -225,7 +225,11 @@ export function verifyChanges(
 ): string[] {
   const problems: string[] = [];
   const touched = new Map<number, Set<string>>();
-  for (const c of changes) touched.set(c.ref.section.index, new Set(Object.keys(c.values).map((k) => k.toLowerCase())));
+  for (const c of changes) {
+    const names = touched.get(c.ref.section.index) ?? new Set<string>();
+    for (const k of Object.keys(c.values)) names.add(k.toLowerCase());
+    touched.set(c.ref.section.index, names);
+  }
   if (before.length !== after.length) problems.push(`the file has ${after.length} sections now, ${before.length} before`);
   const shape = (s: ConfigSection, skip: Set<string> | undefined): string =>
     JSON.stringify([s.name.toLowerCase(), s.template, s.templates, s.variables.filter(([k]) => !skip?.has(k.toLowerCase()))]);

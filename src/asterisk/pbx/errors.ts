@@ -22,6 +22,7 @@ function hint(action: string, amiMessage: string | undefined): string {
       Reload: "write=config (or system)",
       Command: "write=command",
       PJSIPRegister: "write=system",
+      PJSIPUnregister: "write=system",
       PJSIPShowRegistrationsOutbound: "write=system",
       SIPshowregistry: "write=system",
       CoreShowChannels: "write=system (or reporting)",

@@ -1,21 +1,20 @@
 // The PBX adapter: import from here.
 //
 //   const pbx = createPbx(config.asterisk, { logger });
-//   const addr = await pbx.setExternalAddress("203.0.113.10");     // step "asterisk"
-//   const trunks = await pbx.registerTrunks({ shortExpirySeconds: config.asterisk.shortExpirySeconds,
-//                                             keepOriginals: state.pendingRestores?.trunks });
-//   state.pendingRestores.trunks = trunks.data?.saved;                // keep until failback
+//   // once the route and the conntrack flush are done, to the backup link:
+//   const moved = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120, keepOriginals: saved,
+//                                                     onSaved: (originals) => persist(originals) });
+//   saved = moved.data?.trunks.saved;                                  // keep until failback
 //   ...
-//   await pbx.setExternalAddress(primaryPublicIp);                   // on failback
-//   const back = await pbx.restoreTrunks(state.pendingRestores.trunks);
-//   if (back.ok) delete state.pendingRestores.trunks;
+//   const back = await pbx.moveTo(primaryPublicIp, { restore: saved }); // on failback
+//   if (back.ok) saved = undefined;
 
 import type { AsteriskConfig } from "../../config/schema/asterisk.js";
 import { readSecret } from "../../config/secrets.js";
 import type { PbxOptions } from "./base.js";
 import { ChanSipPbx } from "./chan-sip.js";
 import { PjsipPbx } from "./pjsip.js";
-import type { Pbx, PbxResult } from "./types.js";
+import type { Pbx } from "./types.js";
 
 export type { PbxOptions } from "./base.js";
 export { ariInfo, ariReloadModule, AriError, type AriInfo, type AriSettings } from "./ari.js";
@@ -36,10 +35,4 @@ export function createPbx(config: AsteriskConfig, options: Partial<PbxOptions> &
   const ariPassword = rest.ariPassword ?? (config.ari ? readSecret(config.ari.password, "asterisk.ari.password", env) : undefined);
   const full: PbxOptions = { ...rest, secret, ...(ariPassword !== undefined ? { ariPassword } : {}) };
   return config.channelDriver === "chan_sip" ? new ChanSipPbx(config, full) : new PjsipPbx(config, full);
-}
-
-/** For a pipeline step that throws on failure (src/daemon/report.ts runStep): the detail, or an Error with it. */
-export function unwrap<D>(result: PbxResult<D>): string {
-  if (!result.ok) throw Object.assign(new Error(result.detail), { pbxResult: result });
-  return result.detail;
 }

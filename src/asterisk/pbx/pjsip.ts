@@ -10,6 +10,13 @@
 // sections, one reload (which makes Asterisk unregister and register each changed registration by
 // itself, as the recordings show), PJSIPRegister for the others (or for a changed one that stays
 // silent), then wait for each `Registered` Registry event, and read the Expiration back.
+//
+// moveTo() does both with one UpdateConfig and one reload, and first removes the trunks' bindings
+// at the old address: Asterisk's own un-REGISTER (on a reload or PJSIPRegister) carries the Contact
+// as the transport gives it at that moment, so once the address has changed it names the new one
+// and the ITSP keeps the old binding, for up to the old expiry (test/fixtures/asterisk/README.md).
+// PJSIPUnregister while the transport still has the old address sends it with the old Contact.
+// Asterisk registers 1 s after a reload or PJSIPRegister whatever max_random_initial_delay says.
 
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -23,9 +30,13 @@ import type { TrunkWatch } from "./registry.js";
 import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
 import type {
   ExternalAddressData,
+  LiveAddressData,
   LiveTrunk,
   TrunkSettingsData,
   ExternalAddressTarget,
+  MoveData,
+  MoveOptions,
+  MovePart,
   PbxResult,
   RegisterTrunksOptions,
   SavedExternalAddress,
@@ -38,6 +49,8 @@ import type {
 const MEDIA = "external_media_address";
 const SIGNALING = "external_signaling_address";
 const RELOAD_MODULE = "res_pjsip.so";
+/** How long the un-REGISTER of the old binding may take to be answered before the move goes on. */
+const UNREGISTER_WAIT_MS = 500;
 /** What Asterisk runs when a registration has no expiration / max_random_initial_delay of its own. */
 const PJSIP_DEFAULT_EXPIRATION = "3600";
 const PJSIP_DEFAULT_INITIAL_DELAY = "10";
@@ -51,7 +64,31 @@ interface ListedRegistration {
   readonly status: string;
 }
 
+type PjsipSavedTrunks = Extract<SavedTrunkSettings, { driver: "pjsip" }>;
 type TrunkPlan = (name: string, current: { expiration: string | null; max_random_initial_delay: string | null }) => Record<string, string | null> | null;
+type TransportValues = Record<string, string | null>;
+
+/** The external-address half of a change: which transports, what they hold, what they get. */
+interface AddressPart {
+  readonly address: string;
+  readonly names: readonly string[];
+  readonly saved: Extract<SavedExternalAddress, { driver: "pjsip" }>;
+  readonly changes: SectionChange[];
+  readonly desired: Map<string, TransportValues>;
+}
+
+/** The trunks half: which registrations, their settings before, what they get. */
+interface TrunksPart {
+  readonly names: readonly string[];
+  readonly listed: ReadonlyMap<string, ListedRegistration>;
+  readonly saved: PjsipSavedTrunks;
+  readonly changes: SectionChange[];
+  readonly wanted: Map<string, Record<string, string | null>>;
+  /** The registrations' expiry cannot be changed (file unreadable, ambiguous): they still re-register. */
+  fileProblem: string | undefined;
+  readonly notes: string[];
+  readonly planned: boolean;
+}
 
 export class PjsipPbx extends AmiPbx {
   readonly driver = "pjsip" as const;
@@ -70,91 +107,114 @@ export class PjsipPbx extends AmiPbx {
 
   setExternalAddress(address: string): Promise<PbxResult<ExternalAddressData>> {
     return this.run(`setting the external address to ${address}`, this.operationTimeoutMs, async () => {
-      if (isIP(address) === 0) throw new PbxError("config", `not an IP address: ${JSON.stringify(address)}`);
-      return this.#applyAddress(address, () => ({ [MEDIA]: address, [SIGNALING]: address }));
+      checkAddress(address);
+      const sections = await readConfigFile(this.client, this.#file);
+      return this.#applyAddress(this.#addressPart(sections, address, () => ({ [MEDIA]: address, [SIGNALING]: address })), sections);
     });
   }
 
   restoreExternalAddress(saved: SavedExternalAddress): Promise<PbxResult<ExternalAddressData>> {
     return this.run("restoring the saved external address", this.operationTimeoutMs, async () => {
       if (saved.driver !== "pjsip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for pjsip`);
-      return this.#applyAddress("", (name) => {
+      const sections = await readConfigFile(this.client, this.#file);
+      const part = this.#addressPart(sections, "", (name) => {
         const s = saved.transports[name];
         return s ? { [MEDIA]: s.external_media_address, [SIGNALING]: s.external_signaling_address } : null;
       });
+      return this.#applyAddress(part, sections);
     });
   }
 
-  async #applyAddress(address: string, wanted: (transport: string) => Record<string, string | null> | null): Promise<Outcome<ExternalAddressData>> {
+  #addressPart(sections: readonly ConfigSection[], address: string, wanted: (transport: string) => TransportValues | null): AddressPart {
     const file = this.#file;
     const names = this.#transports();
-    const before = await readConfigFile(this.client, file);
-    const refs = names.map((n) => findSection(before, file, n, "transport", "transport"));
-    const saved: SavedExternalAddress = {
+    const refs = names.map((n) => findSection(sections, file, n, "transport", "transport"));
+    const saved: AddressPart["saved"] = {
       driver: "pjsip",
       file,
-      transports: Object.fromEntries(refs.map((r, i) => [names[i]!, { [MEDIA]: valueOf(r.section, MEDIA), [SIGNALING]: valueOf(r.section, SIGNALING) }])) as Record<
-        string,
-        { external_media_address: string | null; external_signaling_address: string | null }
-      >,
+      transports: Object.fromEntries(refs.map((r, i) => [names[i]!, { [MEDIA]: valueOf(r.section, MEDIA), [SIGNALING]: valueOf(r.section, SIGNALING) }])) as AddressPart["saved"]["transports"],
     };
     const changes: SectionChange[] = [];
-    const desired = new Map<string, Record<string, string | null>>();
+    const desired = new Map<string, TransportValues>();
     refs.forEach((ref, i) => {
       const values = wanted(names[i]!);
       if (!values) return;
       desired.set(names[i]!, values);
       changes.push({ ref, type: "transport", values });
     });
-    const plan = planChanges(file, changes);
-    const targets = (live: Map<string, Record<string, string | null>>): ExternalAddressTarget[] =>
-      names.map((n) => ({ name: n, before: saved.transports[n]!, live: live.get(n) ?? {} }));
+    return { address, names, saved, changes, desired };
+  }
+
+  /** Transport values that are not live as wanted ("external_media_address of transport 'x' is …"). */
+  #mismatches(part: AddressPart, live: Map<string, TransportValues>): string[] {
+    const out: string[] = [];
+    for (const [n, values] of part.desired) {
+      for (const [k, v] of Object.entries(values)) {
+        const have = live.get(n)?.[k] ?? null;
+        if ((have ?? "") !== (v ?? "")) out.push(`${k} of transport '${n}' is ${have === null || have === "" ? "empty" : have}, expected ${v ?? "empty"}`);
+      }
+    }
+    return out;
+  }
+
+  #addressData(part: AddressPart, fileChanged: boolean, reloaded: boolean, live: Map<string, TransportValues>): ExternalAddressData {
+    const targets: ExternalAddressTarget[] = part.names.map((n) => ({ name: n, before: part.saved.transports[n]!, live: live.get(n) ?? {} }));
+    return { address: part.address, fileChanged, reloaded, targets, saved: part.saved };
+  }
+
+  /** After the file change (if any) and the reload (if any): is it live? */
+  #addressOutcome(part: AddressPart, plan: ChangePlan, fileChanged: boolean, reloaded: boolean, live: Map<string, TransportValues>): Outcome<ExternalAddressData> {
+    const data = this.#addressData(part, fileChanged, reloaded, live);
+    const problems = this.#mismatches(part, live);
+    if (problems.length) {
+      const message = `Asterisk (AMI ${this.target}) does not show the change live after reloading ${RELOAD_MODULE}: ${problems.join("; ")} — Asterisk older than 16.18/18.4 needs allow_reload=yes on the transport`;
+      return { ok: false, detail: message, data, error: { kind: "verify", message } };
+    }
+    const what = part.address === "" ? "restored" : part.address;
+    const names = part.names.join(", ");
+    const detail = fileChanged
+      ? `${names}: ${MEDIA} and ${SIGNALING} ${what} in ${this.#file} (${plan.summary.length} change(s)), ${RELOAD_MODULE} reloaded, live`
+      : `${names} already on ${what} in ${this.#file}${reloaded ? `; ${RELOAD_MODULE} reloaded to make it live` : " and live"}`;
+    return { ok: true, detail, data };
+  }
+
+  async #applyAddress(part: AddressPart, before: readonly ConfigSection[]): Promise<Outcome<ExternalAddressData>> {
+    const file = this.#file;
+    const plan = planChanges(file, part.changes);
     let fileChanged = false;
     let reloaded = false;
     try {
       if (plan.actions.length) {
-        await this.mutate(() => applyChanges(this.client, file, before, changes, plan));
+        await this.mutate(() => applyChanges(this.client, file, before, part.changes, plan));
         fileChanged = true;
       }
-      let live = await this.#liveTransports(names);
-      const mismatch = (): string[] => {
-        const out: string[] = [];
-        for (const [n, values] of desired) {
-          for (const [k, v] of Object.entries(values)) {
-            const have = live.get(n)?.[k] ?? null;
-            if ((have ?? "") !== (v ?? "")) out.push(`${k} of transport '${n}' is ${have === null || have === "" ? "empty" : have}, expected ${v ?? "empty"}`);
-          }
-        }
-        return out;
-      };
-      if (fileChanged || mismatch().length) {
+      let live = await this.#liveTransports(part.names);
+      if (fileChanged || this.#mismatches(part, live).length) {
         await this.reloadModule(RELOAD_MODULE);
         reloaded = true;
-        live = await this.#liveTransports(names);
+        live = await this.#liveTransports(part.names);
       }
-      const problems = mismatch();
-      const data: ExternalAddressData = { address, fileChanged, reloaded, targets: targets(live), saved };
-      if (problems.length) {
-        const message = `Asterisk (AMI ${this.target}) does not show the change live after reloading ${RELOAD_MODULE}: ${problems.join("; ")} — Asterisk older than 16.18/18.4 needs allow_reload=yes on the transport`;
-        return { ok: false, detail: message, data, error: { kind: "verify", message } };
-      }
-      const what = address === "" ? "restored" : address;
-      const detail = fileChanged
-        ? `${names.join(", ")}: ${MEDIA} and ${SIGNALING} ${what} in ${file} (${plan.summary.length} change(s)), ${RELOAD_MODULE} reloaded, live`
-        : `${names.join(", ")} already on ${what} in ${file}${reloaded ? `; ${RELOAD_MODULE} reloaded to make it live` : " and live"}`;
-      return { ok: true, detail, data };
+      return this.#addressOutcome(part, plan, fileChanged, reloaded, live);
     } catch (error) {
       // The file may already be changed: hand back what is needed to put it back.
-      return this.failed(error, `changing ${MEDIA}/${SIGNALING} in ${file}`, { address, fileChanged, reloaded, targets: targets(new Map()), saved });
+      return this.failed(error, `changing ${MEDIA}/${SIGNALING} in ${file}`, this.#addressData(part, fileChanged, reloaded, new Map()));
     }
   }
 
+  readAddress(): Promise<PbxResult<LiveAddressData>> {
+    return this.run("reading the transports' live external address", this.operationTimeoutMs, async () => {
+      const live = await this.#liveTransports(this.#transports());
+      const targets = [...live].map(([name, v]) => ({ name, media: v[MEDIA] || null, signaling: v[SIGNALING] || null }));
+      return { ok: true, detail: targets.map((t) => `${t.name}: ${t.signaling ?? "no external address"}`).join("; "), data: { targets } };
+    });
+  }
+
   /** `pjsip show transport <name>` → the two external values as Asterisk runs them. */
-  async #liveTransports(names: readonly string[]): Promise<Map<string, Record<string, string | null>>> {
-    const out = new Map<string, Record<string, string | null>>();
+  async #liveTransports(names: readonly string[]): Promise<Map<string, TransportValues>> {
+    const out = new Map<string, TransportValues>();
     for (const name of names) {
       const lines = await this.client.command(`pjsip show transport ${name}`);
-      const values: Record<string, string | null> = {};
+      const values: TransportValues = {};
       for (const line of lines) {
         const m = /^\s*(external_media_address|external_signaling_address)\s*:\s?(.*)$/.exec(line);
         if (m) values[m[1]!] = m[2]!.trim();
@@ -174,20 +234,19 @@ export class PjsipPbx extends AmiPbx {
     const short = options.shortExpirySeconds;
     const what = short === undefined ? "registering the trunks again" : `registering the trunks again with a ${short} s expiry`;
     return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
-      if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
-      const plan: TrunkPlan | undefined = short === undefined ? undefined : () => ({ expiration: String(short), max_random_initial_delay: "0" });
-      return this.#trunks(startedAt, plan);
+      const plan = shortPlan(short);
+      const sections = await this.#readForTrunks(plan !== undefined);
+      const part = await this.#trunksPart(sections.sections, sections.problem, plan);
+      return this.#applyTrunks(startedAt, part, sections.sections);
     });
   }
 
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>> {
     return this.run("restoring the trunks' expiry and registering them again", this.trunkTimeoutMs, async (startedAt) => {
       if (saved.driver !== "pjsip") throw new PbxError("config", `saved settings are for ${saved.driver}, the PBX is configured for pjsip`);
-      const plan: TrunkPlan = (name) => {
-        const s = saved.registrations[name];
-        return s ? { expiration: s.expiration, max_random_initial_delay: s.max_random_initial_delay } : null;
-      };
-      return this.#trunks(startedAt, plan);
+      const sections = await this.#readForTrunks(true);
+      const part = await this.#trunksPart(sections.sections, sections.problem, restorePlan(saved));
+      return this.#applyTrunks(startedAt, part, sections.sections);
     });
   }
 
@@ -219,6 +278,16 @@ export class PjsipPbx extends AmiPbx {
     });
   }
 
+  /** The file, for the trunks' expiry; when it cannot be read the trunks still re-register. */
+  async #readForTrunks(planned: boolean): Promise<{ sections: ConfigSection[]; problem: string | undefined }> {
+    try {
+      return { sections: await readConfigFile(this.client, this.#file), problem: undefined };
+    } catch (error) {
+      if (!(error instanceof PbxError) && !(error instanceof AmiActionError)) throw error;
+      return { sections: [], problem: planned ? describeFailure(error, this.target, `reading ${this.#file}`).message : undefined };
+    }
+  }
+
   async #listRegistrations(): Promise<ListedRegistration[]> {
     const list = await this.client.list("PJSIPShowRegistrationsOutbound");
     return list.items
@@ -233,27 +302,15 @@ export class PjsipPbx extends AmiPbx {
       }));
   }
 
-  async #trunks(startedAt: number, planFor: TrunkPlan | undefined): Promise<Outcome<TrunksData>> {
+  async #trunksPart(
+    sections: readonly ConfigSection[],
+    fileProblem: string | undefined,
+    planFor: TrunkPlan | undefined,
+  ): Promise<TrunksPart> {
     const file = this.#file;
     const configured = this.config.pjsip?.registrations ?? "auto";
     const listed = await this.#listRegistrations();
-    const byName = new Map(listed.map((r) => [r.name, r]));
     const names = configured === "auto" ? listed.map((r) => r.name) : [...configured];
-    const reports = new Map<string, TrunkReport>();
-    const fail = (name: string, status: TrunkStatus, detail: string, expiry: number | null = null): void => {
-      reports.set(name, { name, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: expiry, detail });
-    };
-
-    // The file: which registrations live there (and so can get a short expiry). If it cannot be read
-    // or changed safely, the trunks are still registered again: that does not depend on it.
-    let fileProblem: string | undefined;
-    let sections: ConfigSection[] = [];
-    try {
-      sections = await readConfigFile(this.client, file);
-    } catch (error) {
-      if (!(error instanceof PbxError) && !(error instanceof AmiActionError)) throw error;
-      if (planFor) fileProblem = describeFailure(error, this.target, `reading ${file}`).message;
-    }
     const refs = new Map<string, SectionRef>();
     const notes: string[] = [];
     for (const name of names) {
@@ -265,7 +322,7 @@ export class PjsipPbx extends AmiPbx {
       }
     }
     const current = (ref: SectionRef) => ({ expiration: valueOf(ref.section, "expiration"), max_random_initial_delay: valueOf(ref.section, "max_random_initial_delay") });
-    const saved: SavedTrunkSettings = {
+    const saved: PjsipSavedTrunks = {
       driver: "pjsip",
       file,
       registrations: Object.fromEntries([...refs].map(([n, ref]) => [n, current(ref)])),
@@ -278,106 +335,147 @@ export class PjsipPbx extends AmiPbx {
       wanted.set(name, values);
       changes.push({ ref, type: "registration", values });
     }
-    let plan: ChangePlan = { actions: [], summary: [] };
-    try {
-      plan = planChanges(file, changes);
-    } catch (error) {
-      if (!(error instanceof PbxError)) throw error;
-      fileProblem = error.message;
-    }
-    const changedNames = new Set(plan.actions.map((a) => names.find((n) => n.toLowerCase() === a.section.toLowerCase()) ?? a.section));
-    // The file may already hold the wanted values while Asterisk still runs others (a crash between
-    // the file change and the reload): those need the reload all the same.
-    for (const [name, values] of wanted) {
-      const live = byName.get(name);
-      if (!live) continue;
-      const expiration = values.expiration === undefined ? undefined : (values.expiration ?? PJSIP_DEFAULT_EXPIRATION);
-      const delay = values.max_random_initial_delay === undefined ? undefined : (values.max_random_initial_delay ?? PJSIP_DEFAULT_INITIAL_DELAY);
-      if ((expiration !== undefined && live.expiration !== "" && live.expiration !== expiration) || (delay !== undefined && live.maxRandomInitialDelay !== "" && live.maxRandomInitialDelay !== delay)) {
-        changedNames.add(name);
-      }
-    }
+    return { names, listed: new Map(listed.map((r) => [r.name, r])), saved, changes, wanted, fileProblem, notes, planned: planFor !== undefined };
+  }
 
-    // Watch every trunk Asterisk knows before anything can make it re-register.
+  /** Watch every trunk Asterisk knows before anything can make it re-register; the unknown ones fail. */
+  #watch(part: TrunksPart, fail: (name: string, status: TrunkStatus, detail: string) => void): Map<string, TrunkWatch> {
     const watches = new Map<string, TrunkWatch>();
-    for (const name of names) {
-      const r = byName.get(name);
+    for (const name of part.names) {
+      const r = part.listed.get(name);
       if (!r) {
         fail(name, "Unknown", `registration '${name}' is not known to Asterisk (PJSIPShowRegistrationsOutbound does not list it)`);
         continue;
       }
       watches.set(name, this.registry.watch({ channelType: "PJSIP", username: r.clientUri, domain: r.serverUri }));
     }
+    return watches;
+  }
+
+  /** The trunks' half of the plan; a change that cannot be made safely becomes the file problem. */
+  #trunksPlan(part: TrunksPart): ChangePlan {
+    try {
+      return planChanges(this.#file, part.changes);
+    } catch (error) {
+      if (!(error instanceof PbxError)) throw error;
+      part.fileProblem = error.message;
+      return { actions: [], summary: [] };
+    }
+  }
+
+  async #applyTrunks(startedAt: number, part: TrunksPart, sections: readonly ConfigSection[]): Promise<Outcome<TrunksData>> {
+    const reports = new Map<string, TrunkReport>();
+    const fail = failer(reports, startedAt);
+    const plan = this.#trunksPlan(part);
+    const watches = this.#watch(part, fail);
     try {
       let reloadedAt: number | undefined;
       let fileChanged = false;
-      if (changedNames.size) {
+      const stale = this.#liveStale(part);
+      if (plan.actions.length || stale.size) {
         try {
           if (plan.actions.length) {
-            await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
+            await this.mutate(() => applyChanges(this.client, this.#file, sections, part.changes, plan));
             fileChanged = true;
           }
           await this.reloadModule(RELOAD_MODULE);
           reloadedAt = performance.now();
         } catch (error) {
           // The expiry could not be changed (or the reload failed): still re-register every trunk.
-          fileProblem = describeFailure(error, this.target, `changing the registrations' expiry in ${file}`).message;
+          part.fileProblem = describeFailure(error, this.target, `changing the registrations' expiry in ${this.#file}`).message;
         }
       }
-      const reloadMarks = new Map<string, number>();
-      if (reloadedAt !== undefined) for (const [n, w] of watches) reloadMarks.set(n, w.seen.length);
-      const deadline = performance.now() + this.config.registerTimeoutMs;
-      const grace = this.options.reloadRegisterGraceMs ?? 3000;
-
-      await Promise.all(
-        [...watches].map(async ([name, watch]) => {
-          let from = watch.seen.length;
-          const byReload = reloadMarks.has(name) && changedNames.has(name);
-          if (byReload) {
-            from = reloadMarks.get(name)!;
-            const any = await watch.wait(from, () => true, Math.min(deadline, performance.now() + grace));
-            if (!any) from = await this.#pjsipRegister(name, watch, fail);
-          } else {
-            from = await this.#pjsipRegister(name, watch, fail);
-          }
-          if (from < 0) return;
-          const r = await waitRegistered(watch, from, deadline);
-          const ms = Math.round(r.at - startedAt);
-          if (r.registered) {
-            reports.set(name, { name, ok: true, status: "Registered", durationMs: ms, expirySeconds: null, detail: `${name} Registered after ${ms} ms` });
-          } else {
-            const how = r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`;
-            fail(name, r.last, `${name} not Registered within ${this.config.registerTimeoutMs} ms (${how})${r.last === "Timeout" ? this.eventsHint() : ""}`);
-          }
-        }),
-      );
-
-      // Read back: Expiration as Asterisk runs it now.
-      const after = await this.#listRegistrations().catch(() => undefined);
-      for (const [name, report] of reports) {
-        const r = after?.find((x) => x.name === name);
-        if (!r) continue;
-        const expiry = /^\d+$/.test(r.expiration) ? Number(r.expiration) : null;
-        const want = wanted.get(name)?.expiration;
-        let next: TrunkReport = { ...report, expirySeconds: expiry };
-        if (report.ok && fileChanged && want !== undefined && (want ?? PJSIP_DEFAULT_EXPIRATION) !== r.expiration) {
-          next = { ...next, ok: false, detail: `${report.detail}, but Asterisk lists Expiration ${r.expiration}, expected ${want ?? "3600 (default)"}` };
-        } else if (report.ok) {
-          next = { ...next, detail: `${report.detail} (expiry ${r.expiration} s)` };
-        }
-        reports.set(name, next);
-      }
-      const trunks = names.map((n) => reports.get(n)!).filter((r) => r !== undefined);
-      const data: TrunksData = { trunks, fileChanged, saved };
-      const failed = trunks.filter((t) => !t.ok);
-      const parts = [...(fileProblem ? [fileProblem] : []), ...notes, ...trunks.map((t) => t.detail)];
-      const detail = trunks.length === 0 ? `no outbound registrations to manage${notes.length ? `; ${notes.join("; ")}` : ""}` : parts.join("; ");
-      if (fileProblem) return { ok: false, detail, data, error: { kind: "refused", message: fileProblem } };
-      if (failed.length) return { ok: false, detail, data, error: { kind: "register", message: failed.map((t) => t.detail).join("; ") } };
-      return { ok: true, detail, data };
+      const reloaded = reloadedAt === undefined ? new Set<string>() : new Set([...this.#changedBy(plan, part), ...stale]);
+      const marks = new Map([...watches].map(([n, w]) => [n, w.seen.length]));
+      await this.#awaitRegistered(startedAt, watches, marks, reloaded, reports, fail);
+      return await this.#trunksOutcome(part, reports, fileChanged);
     } finally {
       for (const w of watches.values()) w.close();
     }
+  }
+
+  /** The registrations a plan of the trunks' changes touches: the reload re-registers those by itself. */
+  #changedBy(plan: ChangePlan, part: TrunksPart): Set<string> {
+    return new Set(plan.actions.map((a) => part.names.find((n) => n.toLowerCase() === a.section.toLowerCase()) ?? a.section));
+  }
+
+  /**
+   * Registrations whose file already holds the wanted values while Asterisk runs others (a crash
+   * between the file change and the reload): they need the reload all the same.
+   */
+  #liveStale(part: TrunksPart): Set<string> {
+    const stale = new Set<string>();
+    for (const [name, values] of part.wanted) {
+      const live = part.listed.get(name);
+      if (!live) continue;
+      const expiration = values.expiration === undefined ? undefined : (values.expiration ?? PJSIP_DEFAULT_EXPIRATION);
+      const delay = values.max_random_initial_delay === undefined ? undefined : (values.max_random_initial_delay ?? PJSIP_DEFAULT_INITIAL_DELAY);
+      if ((expiration !== undefined && live.expiration !== "" && live.expiration !== expiration) || (delay !== undefined && live.maxRandomInitialDelay !== "" && live.maxRandomInitialDelay !== delay)) stale.add(name);
+    }
+    return stale;
+  }
+
+  /**
+   * Until every watched trunk is Registered: those re-registered by the reload are waited for (and
+   * PJSIPRegister'd if they stay silent for the grace time), the others get PJSIPRegister now.
+   */
+  async #awaitRegistered(
+    startedAt: number,
+    watches: ReadonlyMap<string, TrunkWatch>,
+    marks: ReadonlyMap<string, number>,
+    byReload: ReadonlySet<string>,
+    reports: Map<string, TrunkReport>,
+    fail: (name: string, status: TrunkStatus, detail: string) => void,
+  ): Promise<void> {
+    const deadline = performance.now() + this.config.registerTimeoutMs;
+    const grace = this.options.reloadRegisterGraceMs ?? 3000;
+    await Promise.all(
+      [...watches].map(async ([name, watch]) => {
+        let from = marks.get(name) ?? watch.seen.length;
+        if (byReload.has(name)) {
+          const any = await watch.wait(from, () => true, Math.min(deadline, performance.now() + grace));
+          if (!any) from = await this.#pjsipRegister(name, watch, fail);
+        } else {
+          from = await this.#pjsipRegister(name, watch, fail);
+        }
+        if (from < 0) return;
+        const r = await waitRegistered(watch, from, deadline);
+        const ms = Math.round(r.at - startedAt);
+        if (r.registered) {
+          reports.set(name, { name, ok: true, status: "Registered", durationMs: ms, expirySeconds: null, detail: `${name} Registered after ${ms} ms` });
+        } else {
+          const how = r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`;
+          fail(name, r.last, `${name} not Registered within ${this.config.registerTimeoutMs} ms (${how})${r.last === "Timeout" ? this.eventsHint() : ""}`);
+        }
+      }),
+    );
+  }
+
+  /** Read back the Expiration as Asterisk runs it now, and say how it went. */
+  async #trunksOutcome(part: TrunksPart, reports: Map<string, TrunkReport>, fileChanged: boolean): Promise<Outcome<TrunksData>> {
+    const after = await this.#listRegistrations().catch(() => undefined);
+    for (const [name, report] of reports) {
+      const r = after?.find((x) => x.name === name);
+      if (!r) continue;
+      const expiry = /^\d+$/.test(r.expiration) ? Number(r.expiration) : null;
+      const want = part.wanted.get(name)?.expiration;
+      let next: TrunkReport = { ...report, expirySeconds: expiry };
+      if (report.ok && fileChanged && want !== undefined && (want ?? PJSIP_DEFAULT_EXPIRATION) !== r.expiration) {
+        next = { ...next, ok: false, detail: `${report.detail}, but Asterisk lists Expiration ${r.expiration}, expected ${want ?? "3600 (default)"}` };
+      } else if (report.ok) {
+        next = { ...next, detail: `${report.detail} (expiry ${r.expiration} s)` };
+      }
+      reports.set(name, next);
+    }
+    const trunks = part.names.map((n) => reports.get(n)).filter((r): r is TrunkReport => r !== undefined);
+    const data: TrunksData = { trunks, fileChanged, saved: part.saved };
+    const failed = trunks.filter((t) => !t.ok);
+    const problem = part.planned ? part.fileProblem : undefined;
+    const parts = [...(problem ? [problem] : []), ...part.notes, ...trunks.map((t) => t.detail)];
+    const detail = trunks.length === 0 ? `no outbound registrations to manage${part.notes.length ? `; ${part.notes.join("; ")}` : ""}` : parts.join("; ");
+    if (problem) return { ok: false, detail, data, error: { kind: "refused", message: problem } };
+    if (failed.length) return { ok: false, detail, data, error: { kind: "register", message: failed.map((t) => t.detail).join("; ") } };
+    return { ok: true, detail, data };
   }
 
   /** PJSIPRegister; returns the watch position after its response, or -1 (trunk report written) when refused. */
@@ -390,5 +488,117 @@ export class PjsipPbx extends AmiPbx {
       return -1;
     }
   }
+
+  // --- the whole move ----------------------------------------------------------------------------------
+
+  moveTo(address: string, options: MoveOptions = {}): Promise<PbxResult<MoveData>> {
+    const short = options.shortExpirySeconds;
+    const what = `moving the PBX to ${address}${short !== undefined ? ` with a ${short} s trunk expiry` : options.restore ? " with the trunks' own expiry" : ""}`;
+    return this.run(what, this.trunkTimeoutMs, async (startedAt) => {
+      checkAddress(address);
+      if (options.restore && options.restore.driver !== "pjsip") throw new PbxError("config", `saved settings are for ${options.restore.driver}, the PBX is configured for pjsip`);
+      const planFor = options.restore ? restorePlan(options.restore) : shortPlan(short);
+      const file = this.#file;
+      const sections = await readConfigFile(this.client, file);
+      const addressPart = this.#addressPart(sections, address, () => ({ [MEDIA]: address, [SIGNALING]: address }));
+      const addressPlan = planChanges(file, addressPart.changes); // a transport that cannot be changed safely stops the move
+      const trunks = await this.#trunksPart(sections, undefined, planFor);
+      const trunksPlan = this.#trunksPlan(trunks);
+      const reports = new Map<string, TrunkReport>();
+      const fail = failer(reports, startedAt);
+      const watches = this.#watch(trunks, fail);
+      let fileChanged = false;
+      let reloaded = false;
+      try {
+        // 1. The bindings at the old address go first, through the new link, while the transport
+        //    still gives the old Contact.
+        const live = await this.#liveTransports(addressPart.names);
+        const moving = this.#mismatches(addressPart, live).length > 0;
+        const unregistered = moving ? await this.#unregisterOld(trunks, watches) : [];
+        // 2. One change of the file, one reload: the address, and the expiry of every trunk.
+        const plan: ChangePlan = { actions: [...addressPlan.actions, ...trunksPlan.actions], summary: [...addressPlan.summary, ...trunksPlan.summary] };
+        const changes = [...addressPart.changes, ...(trunksPlan.actions.length ? trunks.changes : [])];
+        if (plan.actions.length) {
+          await this.mutate(() => applyChanges(this.client, file, sections, changes, plan));
+          fileChanged = true;
+        }
+        const marks = new Map([...watches].map(([n, w]) => [n, w.seen.length]));
+        const stale = this.#liveStale(trunks);
+        if (fileChanged || moving || stale.size) {
+          await this.reloadModule(RELOAD_MODULE);
+          reloaded = true;
+        }
+        // 3. Live? Then every trunk Registered: by the reload (changed ones), or PJSIPRegister (the others,
+        //    and those unregistered above that the reload does not touch).
+        const addressOutcome = this.#addressOutcome(addressPart, addressPlan, fileChanged && addressPlan.actions.length > 0, reloaded, await this.#liveTransports(addressPart.names));
+        const note = unregistered.length ? `; the old binding(s) of ${unregistered.join(", ")} removed first` : "";
+        const addressDone: MovePart = { ok: addressOutcome.ok, detail: `${addressOutcome.detail}${note}` };
+        if (!addressOutcome.ok) {
+          const skipped: MovePart = { ok: false, detail: "not registered again: the address is not live" };
+          return { ...addressOutcome, data: { address: addressOutcome.data!, trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered, addressPart: addressDone, trunksPart: skipped } };
+        }
+        const byReload = reloaded ? new Set([...(trunksPlan.actions.length ? this.#changedBy(trunksPlan, trunks) : []), ...stale]) : new Set<string>();
+        await this.#awaitRegistered(startedAt, watches, marks, byReload, reports, fail);
+        const trunksOutcome = await this.#trunksOutcome(trunks, reports, fileChanged && trunksPlan.actions.length > 0);
+        const data: MoveData = { address: addressOutcome.data!, trunks: trunksOutcome.data!, unregistered, addressPart: addressDone, trunksPart: { ok: trunksOutcome.ok, detail: trunksOutcome.detail } };
+        const detail = `${addressDone.detail}; ${trunksOutcome.detail}`;
+        return trunksOutcome.ok ? { ok: true, detail, data } : { ok: false, detail, data, error: trunksOutcome.error! };
+      } catch (error) {
+        const failure = this.failed(error, `moving ${MEDIA}/${SIGNALING} and the trunks in ${file}`);
+        const part: MovePart = { ok: false, detail: failure.detail };
+        const data: MoveData = { address: this.#addressData(addressPart, fileChanged, reloaded, new Map()), trunks: { trunks: [], fileChanged, saved: trunks.saved }, unregistered: [], addressPart: part, trunksPart: part };
+        return { ...failure, data };
+      } finally {
+        for (const w of watches.values()) w.close();
+      }
+    });
+  }
+
+  /**
+   * PJSIPUnregister for every Registered trunk: its un-REGISTER leaves at once with the Contact the
+   * transport gives now (the old address). Waits, bounded, for the answers: the address must not
+   * change before the un-REGISTERs are out. Returns the trunks unregistered.
+   */
+  async #unregisterOld(part: TrunksPart, watches: ReadonlyMap<string, TrunkWatch>): Promise<string[]> {
+    const registered = [...watches.keys()].filter((n) => part.listed.get(n)?.status === "Registered");
+    const deadline = performance.now() + UNREGISTER_WAIT_MS;
+    const done = await Promise.all(
+      registered.map(async (name) => {
+        const watch = watches.get(name)!;
+        const from = watch.seen.length;
+        try {
+          await this.mutate(() => this.client.action("PJSIPUnregister", { Registration: name }));
+        } catch (error) {
+          if (error instanceof AmiActionError) return null; // an older Asterisk, or no permission: the move goes on without it
+          throw error;
+        }
+        await watch.wait(from, () => true, deadline);
+        return name;
+      }),
+    );
+    return done.filter((n): n is string => n !== null);
+  }
 }
 
+function checkAddress(address: string): void {
+  if (isIP(address) === 0) throw new PbxError("config", `not an IP address: ${JSON.stringify(address)}`);
+}
+
+function shortPlan(short: number | undefined): TrunkPlan | undefined {
+  if (short !== undefined && (!Number.isInteger(short) || short < 1)) throw new PbxError("config", `shortExpirySeconds must be a positive whole number, got ${short}`);
+  return short === undefined ? undefined : () => ({ expiration: String(short), max_random_initial_delay: "0" });
+}
+
+function restorePlan(saved: PjsipSavedTrunks): TrunkPlan {
+  return (name) => {
+    const s = saved.registrations[name];
+    return s ? { expiration: s.expiration, max_random_initial_delay: s.max_random_initial_delay } : null;
+  };
+}
+
+
+function failer(reports: Map<string, TrunkReport>, startedAt: number) {
+  return (name: string, status: TrunkStatus, detail: string): void => {
+    reports.set(name, { name, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail });
+  };
+}

@@ -134,11 +134,45 @@ export interface LiveTrunk {
   readonly maxRandomInitialDelay?: string | null;
 }
 
+/** The external address each managed transport (PJSIP) or chan_sip's [general] runs now. */
+export interface LiveAddressData {
+  readonly targets: readonly { readonly name: string; readonly media: string | null; readonly signaling: string | null }[];
+}
+
 export interface TrunkSettingsData {
   /** The managed trunks' settings as the config file has them (what a restore would put back). */
   readonly settings: SavedTrunkSettings;
   /** Each managed trunk as Asterisk runs it. */
   readonly live: readonly LiveTrunk[];
+}
+
+// --- the whole move -------------------------------------------------------------------------------------
+
+export interface MoveOptions {
+  /** On a backup link: every managed trunk's expiry becomes this (and its initial random delay 0). */
+  readonly shortExpirySeconds?: number;
+  /** Back on the primary link: the trunks' own settings are put back. */
+  readonly restore?: SavedTrunkSettings;
+}
+
+/** One half of a move, for a report that shows the address and the trunks apart. */
+export interface MovePart {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface MoveData {
+  readonly address: ExternalAddressData;
+  readonly trunks: TrunksData;
+  /** The address is live (when not, the trunks were not registered again). */
+  readonly addressPart: MovePart;
+  readonly trunksPart: MovePart;
+  /**
+   * Trunks whose binding at the old address was removed first (PJSIP: an un-REGISTER with the old
+   * Contact, sent through the new link before the address changed). chan_sip cannot: its old
+   * binding stays until it expires at the ITSP.
+   */
+  readonly unregistered: readonly string[];
 }
 
 // --- calls and health ----------------------------------------------------------------------------------
@@ -177,6 +211,16 @@ export interface Pbx {
   restoreTrunks(saved: SavedTrunkSettings): Promise<PbxResult<TrunksData>>;
   /** The managed trunks' settings in the file and as Asterisk runs them; changes nothing. */
   readTrunks(): Promise<PbxResult<TrunkSettingsData>>;
+  /** The external address Asterisk runs now; changes nothing. */
+  readAddress(): Promise<PbxResult<LiveAddressData>>;
+  /**
+   * The whole move to a new link's public address in one go, once the route and the connection
+   * tracking point at the new link: remove the trunks' bindings at the old address (PJSIP), then ONE
+   * config change (external address and, with `shortExpirySeconds` or `restore`, the trunks' expiry),
+   * ONE reload, read back, and wait until every trunk is Registered with the new Contact. What
+   * setExternalAddress() followed by registerTrunks()/restoreTrunks() do in two reloads.
+   */
+  moveTo(address: string, options?: MoveOptions): Promise<PbxResult<MoveData>>;
   activeCalls(): Promise<PbxResult<ActiveCallsData>>;
   /** AMI Ping + versions, and ARI's /asterisk/info when configured. */
   health(): Promise<PbxResult<HealthData>>;

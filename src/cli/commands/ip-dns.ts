@@ -26,7 +26,7 @@ function gatewayOf(config: Config, io: CliIo): Gateway {
     const g = createRouterOsGateway(config, { env: io.env });
     return { activeLink: () => g.route.activeLink(), learn: (name) => g.publicAddress(name), sourceAddress: () => g.sourceAddress(), close: () => g.close() };
   }
-  const route = new LinuxRouteBackend({ links: config.links, run: commandRunner(), sipPorts: [], rtpPorts: { from: 1, to: 0 }, tableBase: config.route.tableBase });
+  const route = new LinuxRouteBackend({ links: config.links, run: commandRunner(), tableBase: config.route.tableBase });
   return {
     activeLink: () => route.activeLink(),
     // The per-link routing is (re)installed first, so that the link can be asked through.

@@ -28,15 +28,16 @@ const portRange = z
 const flushConntrack = z
   .boolean()
   .default(true)
-  .describe("After a switch, delete the connection-tracking entries of SIP and RTP flows (their NAT mapping is stale).");
+  .describe("After a switch, delete the connection-tracking entries of the flows tied to the link left (their NAT mapping is stale).");
 const sipPorts = z.array(port()).default([5060, 5061]).describe("UDP ports of SIP flows to flush.");
 const rtpPorts = portRange.default({ from: 10000, to: 20000 }).describe("UDP port range of RTP flows to flush.");
 
 const linux = z.strictObject({
   backend: z.literal("linux").describe("iproute2 on this host."),
-  flushConntrack,
-  sipPorts,
-  rtpPorts,
+  flushConntrack: flushConntrack.describe("After a switch, delete the connection-tracking entries of the UDP flows NATed to the link left (SIP, RTP and the rest: their NAT mapping is stale)."),
+  // Older configs named the ports to flush; every UDP flow NATed to the link left goes now.
+  sipPorts: z.array(port()).optional().describe("No longer used (every UDP flow NATed to the link left is flushed); accepted so that older configs still load."),
+  rtpPorts: portRange.optional().describe("No longer used, like sipPorts."),
   tableBase: z
     .int({ error: "expected a whole number" })
     .min(1000)
@@ -131,7 +132,7 @@ const routeros = z
 
 export const route = z
   .discriminatedUnion("backend", [linux, routeros])
-  .default({ backend: "linux", flushConntrack: true, sipPorts: [5060, 5061], rtpPorts: { from: 10000, to: 20000 }, tableBase: 4200 })
+  .default({ backend: "linux", flushConntrack: true, tableBase: 4200 })
   .describe("How the active link is changed.");
 
 export type FailoverConfig = z.infer<typeof failover>;

@@ -1,15 +1,13 @@
 // The Linux route backend: iproute2 for the default route and per-link routing, conntrack for
 // the flows whose NAT mapping went stale with the switch.
 import { performance } from "node:perf_hooks";
-import type { CommandRunner } from "../../system/command.js";
+import { CommandError, type CommandRunner } from "../../system/command.js";
 import type { RouteBackend, RouteLink, SwitchResult } from "./backend.js";
-import { parseConntrackList, staleVoiceFlows } from "./conntrack.js";
+import { deletedCount, staleFlowFilters } from "./conntrack.js";
 
 export interface LinuxRouteOptions {
   links: readonly RouteLink[];
   run: CommandRunner;
-  sipPorts: readonly number[];
-  rtpPorts: { from: number; to: number };
   /**
    * First routing table (and rule priority) for the per-link tables; link i uses base + i. Chosen
    * far from the tables distributions use (main 254, default 253, local 255).
@@ -105,36 +103,30 @@ export class LinuxRouteBackend implements RouteBackend {
   }
 
   /**
-   * Deletes the SIP/RTP entries tied to the links other than `name` (the active one); returns how
-   * many. A step of its own: if conntrack fails, the route has still moved.
+   * Deletes the UDP entries NATed to the links other than `name` (the active one), one filtered
+   * `conntrack -D` per kind, all at once (see conntrack.ts); returns how many. A step of its own: if
+   * conntrack fails, the route has still moved.
    */
   async flushStaleFlows(name: string): Promise<number> {
     const active = this.link(name);
-    const staleAddresses = new Set<string>();
+    const staleAddresses: string[] = [];
     for (const link of this.options.links) {
       if (link.name === active.name) continue;
-      try {
-        staleAddresses.add(await this.sourceAddress(link));
-      } catch {
-        // A link without an address has no flows NATed to it.
-      }
+      const address = await this.sourceAddress(link).catch(() => undefined); // no address, no flows NATed to it
+      if (address) staleAddresses.push(address);
     }
-    const { stdout } = await this.options.run(["conntrack", "-L", "-p", "udp"]);
-    const stale = staleVoiceFlows(parseConntrackList(stdout), {
-      sipPorts: this.options.sipPorts,
-      rtpPorts: this.options.rtpPorts,
-      staleAddresses,
-    });
-    let deleted = 0;
-    for (const entry of stale) {
-      const { src, dst, sport, dport } = entry.original;
-      try {
-        await this.options.run(["conntrack", "-D", "-p", "udp", "--orig-src", src, "--orig-dst", dst, "--sport", String(sport), "--dport", String(dport)]);
-        deleted++;
-      } catch {
-        // Gone already (it expired or the kernel dropped it): nothing left to flush.
-      }
+    const counts = await Promise.all(staleAddresses.flatMap(staleFlowFilters).map((filter) => this.deleteFlows(filter)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async deleteFlows(filter: readonly string[]): Promise<number> {
+    try {
+      const { stderr } = await this.options.run(["conntrack", "-D", ...filter]);
+      return deletedCount(stderr) ?? 0;
+    } catch (error) {
+      // conntrack exits 1 when nothing matched.
+      if (error instanceof CommandError && error.exitCode === 1 && deletedCount(error.stderr) === 0) return 0;
+      throw error;
     }
-    return deleted;
   }
 }

@@ -1,5 +1,5 @@
-// Test harness around the simulator: the lab's config files (read from the shared fixtures, never
-// copied), a fake registrar on 127.0.0.1 standing in for 192.0.2.60, fast timers.
+// Test harness around the simulator: the config files the transcripts were recorded with
+// (test/fixtures/asterisk/config/), a fake registrar on 127.0.0.1 standing in for 192.0.2.60, fast timers.
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -15,8 +15,7 @@ export function fixtureConfigFiles(): Record<string, string> {
 }
 
 /** The lab's AMI account (fixtures/asterisk/config/manager.conf). */
-export const AMI_USER = "wanctl";
-export const AMI_SECRET = "wanctlsecret";
+export { AMI_SECRET, AMI_USER } from "../../lab/asterisk.js";
 
 export interface SimHarness {
   sim: PbxSimulator;

@@ -2,18 +2,18 @@
 // bound to 0.0.0.0:5060 in that namespace (so its REGISTERs go through the office's NAT and links),
 // AMI on 192.168.50.10:5038 for whoever runs in the office, and on a unix socket for the test
 // process — which runs in the host's namespace and cannot reach 192.168.50.10 — bridged to a TCP
-// port on 127.0.0.1 by proxyUnixToTcp().
+// port on 127.0.0.1 by proxyUnixToTcp() (../../lab/ami-bridge.ts).
 //
 // The simulator is TypeScript; under vitest it is transpiled (typescript.transpileModule, no type
 // check) into a temp dir and run with plain node. From dist/ (the demo) the compiled files beside
 // this one are run as they are.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { proxyUnixToTcp } from "../../lab/ami-bridge.js";
 import type { Lab, LabProcess } from "../../lab/index.js";
 import type { PbxSimOptions, SimLogEntry } from "./pbx-sim.js";
 
@@ -36,36 +36,6 @@ async function simScript(dir: string): Promise<string> {
     writeFileSync(path.join(out, `${f}.js`), js);
   }
   return path.join(out, "main.js");
-}
-
-/** A TCP port on 127.0.0.1 that forwards every connection to a unix socket. */
-export async function proxyUnixToTcp(socketPath: string): Promise<{ port: number; close(): Promise<void> }> {
-  const open = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.createConnection({ path: socketPath });
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on("close", () => open.delete(s));
-      s.on("error", () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 export interface LabSim {

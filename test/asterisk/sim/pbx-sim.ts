@@ -192,7 +192,6 @@ const TRANSPORT_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
   ["domain", ""],
   ["external_media_address", ""],
   ["external_signaling_address", ""],
-  ["external_signaling_hostname", ""],
   ["external_signaling_port", "0"],
   ["local_net", ""],
   ["method", "unspecified"],
@@ -285,6 +284,7 @@ export class PbxSimulator {
       originate: (s, a) => this.#originate(s, a),
       pjsipshowregistrationsoutbound: (s, a) => this.#showRegistrations(s, a),
       pjsipregister: (s, a) => this.#pjsipRegister(s, a),
+      pjsipunregister: (s, a) => this.#pjsipUnregister(s, a),
       sipshowregistry: (s, a) => this.#sipShowRegistry(s, a),
     };
   }
@@ -883,11 +883,14 @@ export class PbxSimulator {
     return { ok: code >= 200 && code < 300, code, contact, granted: grantedExpiry(outcome.response, contact) };
   }
 
+  // An un-REGISTER carries the Contact as the transport gives it NOW (res_pjsip_nat rewrites it on
+  // the way out), not the one registered: after a change of external_signaling_address it names the
+  // new address and leaves the old binding at the registrar.
   async #stopRegistration(r: RegState): Promise<void> {
     r.gen++;
     clearTimeout(r.timer);
     if (r.status === "Registered" && r.lastContact) {
-      await this.#sendRegister(r, 0, r.lastContact);
+      await this.#sendRegister(r, 0);
       r.status = "Unregistered";
       this.#registry("PJSIP", r.name, r.config.get("client_uri") ?? "", r.config.get("server_uri") ?? "", "Unregistered");
     }
@@ -901,7 +904,7 @@ export class PbxSimulator {
     const alive = (): boolean => r.gen === gen && !this.#closed;
     const run = async (): Promise<void> => {
       if (unregisterFirst && r.status === "Registered" && r.lastContact) {
-        await this.#sendRegister(r, 0, r.lastContact);
+        await this.#sendRegister(r, 0);
         if (!alive()) return;
         r.status = "Unregistered";
         this.#registry("PJSIP", r.name, r.config.get("client_uri") ?? "", r.config.get("server_uri") ?? "", "Unregistered");
@@ -998,6 +1001,24 @@ export class PbxSimulator {
     if (!r) return this.#error(s, a, "Unable to retrieve registration entry\n"); // sic: Asterisk's stray LF
     this.#ack(s, a, "Reregistration sent");
     this.#cycle(r, true);
+  }
+
+  /** PJSIPUnregister: the un-REGISTER goes out at once and no registration follows. */
+  #pjsipUnregister(s: Session, a: ClientAction): void {
+    const name = a.get("Registration");
+    if (name === "") return this.#error(s, a, "Registration parameter missing.");
+    const targets = name === "*all" ? [...this.#registrations.values()] : [this.#registrations.get(name)].filter((r): r is RegState => r !== undefined);
+    if (name !== "*all" && targets.length === 0) return this.#error(s, a, "Unable to retrieve registration entry\n"); // sic
+    this.#ack(s, a, name === "*all" ? "Unregistrations queued." : "Unregistration sent");
+    for (const r of targets) {
+      const gen = ++r.gen;
+      clearTimeout(r.timer);
+      void this.#sendRegister(r, 0).then((result) => {
+        if (r.gen !== gen || this.#closed || !result.ok) return;
+        r.status = "Unregistered";
+        this.#registry("PJSIP", r.name, r.config.get("client_uri") ?? "", r.config.get("server_uri") ?? "", "Unregistered");
+      });
+    }
   }
 
   // --- chan_sip ------------------------------------------------------------------------------------
