@@ -3,7 +3,7 @@
 // the stale flows; the link's public address, learned through the link; then what that address
 // feeds: DNS, Asterisk's external address, the trunks. Each step has a time limit; a failure skips
 // only what needs it.
-import type { Pbx, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
+import type { LiveAddressData, Pbx, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { mergeTrunkSettings, normalTrunkSettings, type BaselineStore } from "./baseline.js";
 import type { ConvergeRun } from "./lifecycle.js";
@@ -161,6 +161,7 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
       trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true },
     };
   }
+  if (context.run.primary) keepTransports(baseline, asSaved(observed.settings.file, readA.data!));
   const addressOk = { ok: true, detail: `${readA.data!.targets.map((t) => t.name).join(", ")} already on ${address} and live`, changed: false };
   if (unregistered.length) {
     const result = await pbx.registerTrunks();
@@ -168,6 +169,14 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
   }
   const expiry = wanted === "short" ? `${short} s` : "their own expiry";
   return { address: addressOk, trunks: { ok: true, detail: `${observed.live.length} trunk(s) Registered with ${expiry}${note}`, changed: false } };
+}
+
+/** What Asterisk runs, in the form of the settings a change would save. */
+function asSaved(file: string, live: LiveAddressData): SavedExternalAddress {
+  if (live.targets.length === 1 && live.targets[0]!.name === "general") {
+    return { driver: "chan_sip", file, general: { externip: live.targets[0]!.signaling, externaddr: null } };
+  }
+  return { driver: "pjsip", file, transports: Object.fromEntries(live.targets.map((t) => [t.name, { external_media_address: t.media, external_signaling_address: t.signaling }])) };
 }
 
 /** A copy of the primary's transport settings, for people (the primary's public address is what wanctl sets). */
