@@ -51,8 +51,16 @@ export class LinkMonitor {
       }
       const wait = Math.max(0, started + this.options.intervalMs - this.now());
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        // The listener goes with the wait: one left behind per round would pile up on the signal.
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }, wait);
+        signal.addEventListener("abort", onAbort, { once: true });
       });
     }
   }

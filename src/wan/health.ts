@@ -86,15 +86,15 @@ export const DEFAULT_QUALITY_HYSTERESIS = {
 } as const;
 
 /**
- * Recommended defaults (with 4 targets, intervalMs 350, timeoutMs 350: see
- * {@link linkMonitoringFigures} and the README for the arithmetic). `windowRounds` 60 is 21 s of
- * history at 350 ms, 240 probes with 4 targets.
+ * Recommended defaults (with 4 targets, intervalMs 250, timeoutMs 250: see
+ * {@link linkMonitoringFigures} and the README for the arithmetic). `windowRounds` 80 is 20 s of
+ * history at 250 ms, 320 probes with 4 targets.
  */
 export const DEFAULT_HEALTH_PARAMS: HealthParams = {
   quorum: 1,
   downAfter: 3,
   upAfter: 5,
-  windowRounds: 60,
+  windowRounds: 80,
   latencyStat: "median",
 };
 

@@ -18,7 +18,7 @@ function problemsOf(text: string) {
 describe("parseConfigText", () => {
   test("fills in the documented defaults", () => {
     const config = parseConfigText(JSON.stringify(minimalConfig()), "c.json");
-    expect(config.monitor).toMatchObject({ intervalMs: 350, timeoutMs: 350, quorum: 1, downAfter: 3, upAfter: 5 });
+    expect(config.monitor).toMatchObject({ intervalMs: 250, timeoutMs: 250, quorum: 1, downAfter: 3, upAfter: 5, windowRounds: 80 });
     expect(config.failover.holdDownSeconds).toBe(180);
     expect(config.route).toEqual({ backend: "linux", flushConntrack: true, tableBase: 4200 });
     expect(config.links[0]!.publicIp).toEqual({ method: "interface" });

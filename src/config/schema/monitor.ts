@@ -26,12 +26,12 @@ export const monitor = z
       .array(target)
       .min(1)
       .describe("Probe targets; every link probes all of them, each probe leaving through the link it tests."),
-    intervalMs: milliseconds().default(350).describe("Time between probe rounds of a link."),
-    timeoutMs: milliseconds().default(350).describe("A probe without an answer after this long is lost."),
+    intervalMs: milliseconds().default(250).describe("Time between probe rounds of a link."),
+    timeoutMs: milliseconds().default(250).describe("A probe without an answer after this long is lost (raise it for a link whose round trip can exceed it: satellite, a congested LTE uplink)."),
     quorum: positiveInt().default(1).describe("A round passes when at least this many targets answer."),
     downAfter: positiveInt().default(3).describe("Failed rounds in a row that mark a link down."),
     upAfter: positiveInt().default(5).describe("Good rounds in a row that mark a link up."),
-    windowRounds: positiveInt().default(60).describe("Rounds over which loss, latency and jitter are measured."),
+    windowRounds: positiveInt().default(80).describe("Rounds over which loss, latency and jitter are measured (80 rounds: 20 s at the default interval)."),
     quality: z
       .strictObject({
         maxLossPct: z.number().min(0).max(100).optional().describe("Loss above this marks the link degraded."),

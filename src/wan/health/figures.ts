@@ -38,8 +38,8 @@ export interface ProbeTiming {
 
 /** The recommended probing defaults (see the report in the commit history and the README). */
 export const DEFAULT_PROBE_TIMING: ProbeTiming = {
-  intervalMs: 350,
-  timeoutMs: 350,
+  intervalMs: 250,
+  timeoutMs: 250,
   targets: 4,
   quorum: 1,
   downAfter: 3,

@@ -7,7 +7,7 @@
  * ~17 processes a second (see cpu-compare.ts for the measured cost). Instead each (link, target)
  * gets ONE long-running
  *
- *   ping -n -O -D -4 -i <intervalMs/1000> -I <interface> <target>
+ *   ping -n -O -D -4 -i <intervalMs/2000> -I <interface> <target>
  *
  * whose lines we read as they come (see ping-parse.ts):
  * - `64 bytes from …: icmp_seq=N … time=X ms` → echo N answered in X ms (ping's own RTT, taken
@@ -32,7 +32,7 @@
  *
  * Rounds and the ping's own cadence: ping's real period is a little longer than `-i` (measured
  * here: 350 ms → ~383 ms), so rounds and echoes drift against each other. A round therefore
- * takes the NEWEST echo outcome not older than `maxAgeMs` (default `intervalMs`), whether or not
+ * takes the NEWEST echo outcome not older than `maxAgeMs` (the ping's own interval, half a round), whether or not
  * an earlier round already reported it; only when there is none that fresh does it wait for the
  * next one, up to `timeoutMs`. This never turns drift into false losses: at worst one echo is
  * reported by two rounds (the result's `detail` names the seq), or one echo is skipped.
@@ -407,15 +407,19 @@ export class EchoSessionProbe<S extends EchoSession = EchoSession> implements Pr
 
 export class IcmpProbe extends EchoSessionProbe<PingSession> {
   constructor(link: LinkBinding, host: string, timing: ProbeTiming, options: IcmpProbeOptions = {}) {
+    // Two echoes per round: a round's answer is at most half an interval old. With one per round it
+    // could be a whole interval old, and an echo answered just before a cut passed the first round
+    // after it: up to a round more to detect the cut (measured in the lab: 0.25 s at p95).
+    const cadenceMs = timing.intervalMs / 2;
     const session = new PingSession({
       target: host,
       interface: link.interface,
       family: familyOf(link.sourceAddress),
-      intervalMs: timing.intervalMs,
+      intervalMs: cadenceMs,
       timeoutMs: timing.timeoutMs,
       ...pick(options, ["pingPath", "spawnPrefix", "restartMinMs", "restartMaxMs", "stallMs"]),
     });
-    super(link, host, session, timing, "ping", options.maxAgeMs);
+    super(link, host, session, timing, "ping", options.maxAgeMs ?? cadenceMs);
   }
 }
 
