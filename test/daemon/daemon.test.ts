@@ -4,13 +4,12 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon, type DaemonDeps } from "../../src/daemon/daemon.js";
 import { readStatus } from "../../src/daemon/status-file.js";
-import { createLogger } from "../../src/log.js";
 import type { Alert } from "../../src/notify/index.js";
-import type { LinkBinding, Probe, ProbeResult } from "../../src/wan/probes/types.js";
-import type { RouteBackend, SwitchResult } from "../../src/wan/route/backend.js";
+import type { LinkBinding, Probe } from "../../src/wan/probes/types.js";
+import type { RouteBackend } from "../../src/wan/route/backend.js";
 import { minimalConfig } from "../config/fixtures.js";
 import { tempDir } from "../temp-dirs.js";
-import { Writable } from "node:stream";
+import { answeringProbes, FakeRoute, quietLogger } from "./fakes.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -19,45 +18,8 @@ const answering = new Map<string, boolean>([
   ["wan2", true],
 ]);
 
-function fakeProbe(link: LinkBinding): Probe {
-  return {
-    target: "icmp 192.0.2.1",
-    type: "icmp",
-    link,
-    run: async (): Promise<ProbeResult> => (answering.get(link.name) ? { target: "icmp 192.0.2.1", ok: true, rttMs: 1 } : { target: "icmp 192.0.2.1", ok: false, error: "timeout" }),
-    close: async () => undefined,
-  };
-}
-
-class FakeRoute implements RouteBackend {
-  active: string | undefined = "wan1";
-  failNext = false;
-  calls: string[] = [];
-  async activeLink() {
-    return this.active;
-  }
-  addresses: Record<string, string> = { wan1: "198.51.100.10", wan2: "100.64.0.2" };
-  async prepareLink(name: string) {
-    return this.addresses[name]!;
-  }
-  async linkAddress(name: string) {
-    return this.addresses[name];
-  }
-  async flushStaleFlows(): Promise<number> {
-    return 2;
-  }
-  async activate(link: string): Promise<SwitchResult> {
-    this.calls.push(link);
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error("RTNETLINK answers: Network is unreachable");
-    }
-    this.active = link;
-    return { active: link, durationMs: 1 };
-  }
-}
-
-const quiet = createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+const fakeProbe = (link: LinkBinding): Probe => answeringProbes(answering)(link)[0]!;
+const quiet = quietLogger();
 
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,7 @@
 // The daemon's observer interface, as metrics, history, the status page and systemd rely on it:
 // every round, every switch with its origin, every drill, every status, and the stop; an observer
 // that throws disturbs nothing. Fake probes and route, real timers at a short interval, bounded waits.
+import { FakeRoute } from "./fakes.js";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
@@ -10,7 +11,6 @@ import type { FailoverReport } from "../../src/daemon/report.js";
 import type { DaemonStatus } from "../../src/daemon/status-file.js";
 import type { LinkHealth } from "../../src/wan/health.js";
 import type { ProbeResult } from "../../src/wan/probes/types.js";
-import type { RouteBackend } from "../../src/wan/route/backend.js";
 import { minimalConfig } from "../config/fixtures.js";
 import { tempDir } from "../temp-dirs.js";
 import { quietLogger, recordingLogger } from "../ops/fixtures.js";
@@ -77,12 +77,7 @@ describe("daemon observers", () => {
   });
 
   function start(observers: DaemonObserver[]) {
-    let active = "wan1";
-    const route: RouteBackend = {
-      activeLink: async () => active,
-      prepareLink: async (name) => (name === "wan1" ? "198.51.100.10" : "100.64.0.2"),
-      activate: async (link) => ((active = link), { active: link, durationMs: 1 }),
-    };
+    const route = new FakeRoute();
     const config = parseConfigText(
       JSON.stringify({ ...minimalConfig(), stateDir: tempDir(), monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }),
       "c.json",

@@ -59,8 +59,7 @@ export const failover = (ok: boolean): FailoverReport => ({
   ],
 });
 
-/** A logger that says nothing. */
-export const quietLogger = (): Logger => createLogger({ pretty: false, level: "silent", destination: new Writable({ write: (_c, _e, done) => done() }) as never });
+export { quietLogger } from "../daemon/fakes.js";
 
 /** A logger that keeps each message (the `msg`) it is given, from info up. */
 export function recordingLogger(): { lines: string[]; logger: Logger } {

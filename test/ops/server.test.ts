@@ -2,6 +2,7 @@
 // password with it; the page's assets served by wanctl itself. Then the whole http side with a
 // daemon (fake probes and route): /api/status is `wanctl status --json`, the switch shows in the
 // metrics, the activity and the history, and no secret shows anywhere.
+import { FakeRoute } from "../daemon/fakes.js";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
@@ -9,7 +10,6 @@ import { Daemon } from "../../src/daemon/daemon.js";
 import type { DaemonObserver } from "../../src/daemon/observer.js";
 import { httpObservers } from "../../src/ops/index.js";
 import { isAuthorized, startOpsServer, type OpsServer } from "../../src/ops/server.js";
-import type { RouteBackend } from "../../src/wan/route/backend.js";
 import { cli } from "../cli/run-cli.js";
 import { minimalConfig, writeTemp } from "../config/fixtures.js";
 import { tempDir } from "../temp-dirs.js";
@@ -154,13 +154,8 @@ describe("the http side of wanctl run, with a daemon", () => {
       }),
     };
     observers = await httpObservers(config, quiet, { env: {}, pbx });
-    let active = "wan1";
     let wan1Answers = true;
-    const route: RouteBackend = {
-      activeLink: async () => active,
-      prepareLink: async (name) => (name === "wan1" ? "198.51.100.10" : "100.64.0.2"),
-      activate: async (link) => ((active = link), { active: link, durationMs: 1 }),
-    };
+    const route = new FakeRoute();
     daemon = new Daemon(config, {
       route,
       logger: quiet,
