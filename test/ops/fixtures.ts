@@ -86,9 +86,9 @@ while True:
 `;
 
 export interface NotifySocket {
-  /** Every datagram so far, in order. */
+  /** Every assignment so far, in order: a datagram's lines one by one, as systemd reads them ("READY=1\nSTATUS=…" is two). */
   readonly datagrams: string[];
-  /** The first datagram that matches, waiting for it (bounded). */
+  /** The first assignment that matches, waiting for it (bounded). */
   received(match: (text: string) => boolean, timeoutMs?: number): Promise<string>;
   close(): void;
 }
@@ -99,7 +99,7 @@ export async function listenNotifySocket(path: string): Promise<NotifySocket> {
   const datagrams: string[] = [];
   await new Promise<void>((resolve, reject) => {
     child.once("error", reject);
-    createInterface({ input: child.stdout! }).on("line", (line) => (line === '"listening"' ? resolve() : datagrams.push(JSON.parse(line))));
+    createInterface({ input: child.stdout! }).on("line", (line) => (line === '"listening"' ? resolve() : datagrams.push(...(JSON.parse(line) as string).split("\n").filter(Boolean))));
   });
   return {
     datagrams,
