@@ -20,16 +20,19 @@ def checksum(data):
     s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
     s = (s >> 16) + (s & 0xffff); s += s >> 16
     return (~s) & 0xffff
-queue, lock, ready = [], threading.Lock(), threading.Event()
+# The sender sleeps until the earliest reply is due (or a new one is queued): no polling, so the
+# responder takes no CPU from the daemon under test and adds no delay of its own.
+queue, due = [], threading.Condition()
 def sender():
     while True:
-        ready.wait(0.05)
-        now = time.monotonic()
-        with lock:
-            due = []
-            while queue and queue[0][0] <= now: due.append(heapq.heappop(queue))
-            if not queue: ready.clear()
-        for _, _, packet, dst in due: tx.sendto(packet, (dst, 0))
+        with due:
+            while not queue: due.wait()
+            wait = queue[0][0] - time.monotonic()
+            if wait > 0:
+                due.wait(wait)
+                continue
+            _, _, packet, dst = heapq.heappop(queue)
+        tx.sendto(packet, (dst, 0))
 threading.Thread(target=sender, daemon=True).start()
 print("ready", flush=True)
 seq = 0
@@ -44,8 +47,8 @@ while True:
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 64, socket.IPPROTO_ICMP, 0, socket.inet_aton(dst), socket.inet_aton(src))
     wait = max(0.0, delay_ms + random.uniform(-jitter_ms, jitter_ms)) / 1000 if src in slowed else 0.0
     seq += 1
-    with lock:
-        heapq.heappush(queue, (time.monotonic() + wait, seq, header + bytes(icmp), src)); ready.set()
+    with due:
+        heapq.heappush(queue, (time.monotonic() + wait, seq, header + bytes(icmp), src)); due.notify()
 `;
 
 export interface EchoJitter {
