@@ -64,14 +64,17 @@ export async function startEchoJitter(
   options: { slowedSources: string[]; delayMs: number; jitterMs: number; targets?: string[] },
 ): Promise<EchoJitter> {
   const targets = options.targets ?? [SERVICES.probe1, SERVICES.probe2, SERVICES.probe3, SERVICES.http];
-  await lab.run("inet", ["sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1"]);
+  // The responder first, the kernel's replies off only once it answers: in between nobody would
+  // answer, and a loaded machine takes long enough to start Python for the probes to call that an
+  // outage. (While both answer, ping marks the second reply DUP! and ignores it.)
   let responder: LabProcess | undefined;
   try {
     responder = lab.spawn("inet", ["python3", "-u", "-c", RESPONDER, targets.join(","), options.slowedSources.join(","), String(options.delayMs), String(options.jitterMs)]);
     await responder.waitFor(/^ready/m, 10_000);
+    await lab.run("inet", ["sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1"]);
   } catch (error) {
-    await responder?.stop();
     await lab.run("inet", ["sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=0"]);
+    await responder?.stop();
     throw error;
   }
   return {
