@@ -53,6 +53,13 @@ const CONNTRACK_TIMEOUT_MS = 10_000;
 const DNS_TIMEOUT_MS = 30_000;
 export const ROUTE_STEP_TIMEOUT_MS = 15_000;
 
+/**
+ * Why a trunk stays unregistered after a switch of a router that wanctl follows, most of the time:
+ * the router still translates the trunk's flow to the link it left, and wanctl cannot clear that.
+ */
+export const STALE_NAT_ON_ROUTER =
+  "likely cause: a stale NAT entry on the router for the trunk's UDP 5060 flow (it still leaves with the address of the link the router left, and that ISP drops it); wanctl cannot clear the router's connection tracking: make the router flush its UDP connections when it changes WAN (see the README, route.backend \"none\")";
+
 export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { steps: PipelineStep<RunContext>[]; context: RunContext } {
   const steps: PipelineStep<RunContext>[] = [];
   const { updateDns, pbx } = adapters;
@@ -107,7 +114,7 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
         timeoutMs: 1_000,
         run: async (context) => {
           const { ok, detail, changed } = context.pbx!.trunks;
-          if (!ok) throw new Error(detail);
+          if (!ok) throw new Error(adapters.route.follows && context.run.afterSwitch && /not Registered within/.test(detail) ? `${detail}; ${STALE_NAT_ON_ROUTER}` : detail);
           return { detail, changed };
         },
       },
