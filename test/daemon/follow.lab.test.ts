@@ -14,14 +14,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DaemonStatus } from "../../src/daemon/status-file.js";
-import { AMI_SECRET, AMI_USER, asteriskAvailability, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../lab/asterisk.js";
+import { asteriskAvailability, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../lab/asterisk.js";
 import { startBind, type Bind } from "../lab/bind.js";
 import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
 import { SERVICES, type LabProcess } from "../lab/index.js";
 import { contactFrom, startItsp, type Itsp } from "../lab/kamailio.js";
 import { officeNat } from "../lab/self-router.js";
 import { describeLab, useLab } from "../lab/vitest.js";
-import { writeLabConfig } from "../lab/wanctl-config.js";
+import { labFollowConfig, writeLabConfig } from "../lab/wanctl-config.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const built = (path: string): string => `${root}dist/${path.replace(/\.ts$/, ".js")}`;
@@ -59,27 +59,8 @@ describeLab(
     });
 
     function config(): { file: string; stateDir: string } {
-      const { file, dir } = writeLabConfig({
-        stateDir: "",
-        links: [
-          { name: "wan1", interface: "wan1", gateway: "198.51.100.9", priority: 1, publicIp: { method: "static", address: WAN1 } },
-          { name: "wan2", interface: "wan2", gateway: "100.64.0.1", priority: 2 },
-        ],
-        route: {
-          backend: "none",
-          egress: { method: "stun", servers: [{ host: SERVICES.http, port: 3478 }] },
-          links: { wan2: { addresses: ["203.0.113.0/24"] } }, // any address of isp2's carrier NAT
-        },
-        dns: {
-          providers: [{ id: "bind", type: "rfc2136", server: SERVICES.dns, zone: "example.com", tsig: { name: "wanctl-key", secret } }],
-          records: [{ name: RECORD, provider: "bind", ttl: 60 }],
-        },
-        // wanctl runs on the PBX host itself: AMI on loopback.
-        asterisk: { ami: { host: "127.0.0.1", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] }, shortExpirySeconds: SHORT, registerTimeoutMs: 6000 },
-        // Nobody listens there: the alerts stay in the outbox, where the test reads them.
-        alerts: { webhook: { url: `http://${SERVICES.http}:9/alerts` }, coalesceSeconds: 0 },
-        http: { enabled: false },
-      });
+      // Nobody listens at the webhook: the alerts stay in the outbox, where the test reads them.
+      const { file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret, registerTimeoutMs: 6000, alertsUrl: `http://${SERVICES.http}:9/alerts` }));
       dirs.push(dir);
       return { file, stateDir: join(dir, "state") };
     }
