@@ -495,6 +495,7 @@ export class Daemon {
    */
   private onEgress(sample: EgressSample): void {
     const at = this.now();
+    this.observe.egress(sample, at);
     if (sample.link === null) {
       if (sample.address === null) {
         for (const l of this.config.links) {
