@@ -33,8 +33,11 @@ export async function officeNat(lab: Lab, kind: "masquerade" | "snat"): Promise<
       ? `-A POSTROUTING -s ${ADDRESSES.lan.network} -o ${IFACES.office[link]} -j MASQUERADE`
       : `-A POSTROUTING -s ${ADDRESSES.lan.network} -o ${IFACES.office[link]} -j SNAT --to-source ${LINK_PLAN[link].address}`;
   const rules = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", rule("wan1"), rule("wan2"), "COMMIT", ""];
-  const r = await lab.exec("office", ["iptables-restore", "--noflush", "-T", "nat"], { input: rules.join("\n") });
+  // Not --noflush: that keeps the built-in chains' rules, and the other kind would still win.
+  const r = await lab.exec("office", ["iptables-restore"], { input: rules.join("\n") });
   if (r.code !== 0) throw new Error(`office NAT (${kind}): ${r.stderr}`);
+  const now = (await lab.exec("office", ["iptables", "-t", "nat", "-S", "POSTROUTING"])).stdout;
+  if (now.split("\n").filter((l) => l.startsWith("-A")).length !== 2 || !now.includes(kind === "masquerade" ? "MASQUERADE" : "SNAT")) throw new Error(`office NAT is not ${kind}:\n${now}`);
   await lab.exec("office", ["conntrack", "-F"]); // a clean start: no mapping of the other kind left
 }
 
