@@ -89,6 +89,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
               baseline: new BaselineStore(config.stateDir),
               shortExpirySeconds: asterisk.shortExpirySeconds,
               trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
+              ...(follow ? { primeFirst: true } : {}),
             },
           }
         : {}),

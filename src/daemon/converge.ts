@@ -16,6 +16,8 @@ export interface PbxSteps {
   trunksTimeoutMs: number;
   /** The trunks' own settings and the transports' on the primary (baseline.ts). */
   baseline: BaselineStore;
+  /** After a switch, a first packet on each trunk's flow before the move (route.backend "none": the router's NAT is not wanctl's to flush). */
+  primeFirst?: boolean;
 }
 
 export interface ConvergeAdapters {
@@ -157,7 +159,9 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
   const unregistered = observed.live.filter((t) => t.status !== "Registered").map((t) => `${t.name} ${t.status}`);
 
   if (context.run.afterSwitch || addressOff.length || drift.length) {
-    const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short } : { restore: wanted });
+    // Following a router: its NAT may still map the trunks' flow to the link it left (converge.ts has no say there).
+    const prime = context.run.afterSwitch && steps.primeFirst ? { primeFirst: true } : {};
+    const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short, ...prime } : { restore: wanted, ...prime });
     const data = moved.data;
     if (!data) return failed(moved.detail);
     // On the primary, what the transports held before an unchanged move is the primary's own setting.
