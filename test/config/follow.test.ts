@@ -24,12 +24,12 @@ function problems(config: unknown): string[] {
 }
 
 describe("route.backend none", () => {
-  test("needs no monitor section; the egress is looked at every second, 500 ms each, three failures make no way out", () => {
+  test("needs no monitor section; the egress is looked at twice a second, 500 ms each, three failures make no way out", () => {
     const config = parseConfigText(JSON.stringify(followConfig()), "c.json");
     expect(config.monitor.targets).toEqual([]);
     expect(config.route).toEqual({
       backend: "none",
-      egress: { method: "stun", servers: [{ host: "192.0.2.80", port: 3478 }], intervalMs: 1000, timeoutMs: 500, downAfter: 3 },
+      egress: { method: "stun", servers: [{ host: "192.0.2.80", port: 3478 }], intervalMs: 500, timeoutMs: 500, downAfter: 3 },
       links: { wan2: { addresses: ["203.0.113.0/24"] } },
     });
     const http = parseConfigText(JSON.stringify(followConfig({ egress: { method: "http", urls: ["http://192.0.2.80:8080/"], intervalMs: 2000 } })), "c.json").route;

@@ -150,8 +150,8 @@ export function parseBlock(text: string): { base: number; bits: number } | null 
 const egressTiming = {
   intervalMs: milliseconds()
     .max(10_000, { error: "at most 10000 ms: the looks are what feeds the systemd watchdog, and how soon a switch is seen" })
-    .default(1000)
-    .describe("One look at the office's public address this often (one STUN request, or one echo request, through the default route): how soon a switch of the router's is seen."),
+    .default(500)
+    .describe("One look at the office's public address this often (one STUN request, or one echo request, through the default route): a switch of the router's is seen within this (plus a round trip)."),
   timeoutMs: milliseconds().default(500).describe("A look that gets no answer within this long has failed (the next source is tried)."),
   downAfter: positiveInt()
     .default(3)
