@@ -135,8 +135,10 @@ export class EgressLooker {
 
   /**
    * Looks once per interval until stopped, and hands every answer to `onSample`; failures only
-   * after `downAfter` in a row (one lost packet is no outage), and they back off (up to 4
-   * intervals: the office must be seen again soon after the router finds a way out).
+   * after `downAfter` in a row (one lost packet is no outage). Until then the looks keep their
+   * pace: failures come in a row exactly while the router is switching, when the next look
+   * matters most. From then on they back off, up to 4 intervals (the office must be seen again
+   * soon after the router finds a way out).
    */
   watch(onSample: (sample: EgressSample) => void, onFailure: (sample: EgressSample, inARow: number) => void = () => undefined): EgressWatch {
     const stop = new AbortController();
@@ -163,7 +165,8 @@ export class EgressLooker {
           failures++;
           onFailure(sample, failures);
           if (failures >= this.config.downAfter) onSample(sample);
-          await sleep(Math.max(0, backoffDelay(failures, policy, this.random) - (this.now() - started)));
+          const delay = failures < this.config.downAfter ? interval : backoffDelay(failures - this.config.downAfter + 1, policy, this.random);
+          await sleep(Math.max(0, delay - (this.now() - started)));
         }
       }
     })();

@@ -79,7 +79,7 @@ describe("the watch", () => {
     vi.useRealTimers();
   });
 
-  test("one look per interval; failures only after downAfter in a row, backing off up to four intervals; nothing after stop", async () => {
+  test("one look per interval; failures said only after downAfter in a row, and only then backing off, up to four intervals; nothing after stop", async () => {
     vi.useFakeTimers();
     let clock = 0;
     const sources = fakeSources({ [A]: "198.51.100.10", [B]: "198.51.100.10" });
@@ -102,18 +102,18 @@ describe("the watch", () => {
     await advance(250);
     expect(samples.map((s) => s.link)).toEqual(["wan1", "wan1", "wan1"]); // at 0, 100, 200
 
-    // Both sources fail: looks at 300 (1), 400 (2), 600 (3: said), 1000 and 1400 (4 intervals at most).
+    // Both sources fail: looks at 300 (1), 400 (2), 500 (3: said), then 600, 800, 1200, 1600 (4 intervals at most).
     sources.answers[A] = new Error("no answer");
     sources.answers[B] = new Error("no answer");
     samples.length = 0;
     await advance(1450);
-    expect(failures).toEqual([1, 2, 3, 4, 5]);
-    expect(samples.map((s) => s.address)).toEqual([null, null, null]);
+    expect(failures).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(samples.map((s) => s.address)).toEqual([null, null, null, null, null]);
 
-    // The router found a way out, through wan2: seen at the next look (1800, then 1900).
+    // The router found a way out, through wan2: seen at the next look (2000, then 2100).
     sources.answers[B] = "203.0.113.10";
     samples.length = 0;
-    await advance(250);
+    await advance(450);
     expect(samples.map((s) => s.link)).toEqual(["wan2", "wan2"]);
 
     await watch.stop();

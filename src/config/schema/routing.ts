@@ -155,7 +155,7 @@ const egressTiming = {
   timeoutMs: milliseconds().default(500).describe("A look that gets no answer within this long has failed (the next source is tried)."),
   downAfter: positiveInt()
     .default(3)
-    .describe("Failed looks in a row after which the office is said to have no way out (shown as the active link down); failures back off up to 4 intervals."),
+    .describe("Failed looks in a row after which the office is said to have no way out (shown as the active link down); from then on the looks back off, up to 4 intervals."),
 };
 
 const egress = z
