@@ -67,10 +67,14 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
     ...(follow
       ? {
           watchEgress: (onSample: Parameters<typeof follow.watchEgress>[0]) =>
-            follow.watchEgress(onSample, (sample, inARow) => {
-              // Said once per streak: the status says the rest once downAfter is reached.
-              if (inARow === 1) logger.warn({ egress: sample.detail }, `no answer about the office's egress: ${sample.detail}`);
-            }),
+            follow.watchEgress(
+              onSample,
+              (sample, inARow) => {
+                // Said once per streak: the status says the rest once downAfter is reached.
+                if (inARow === 1) logger.warn({ egress: sample.detail }, `no answer about the office's egress: ${sample.detail}`);
+              },
+              (error) => logger.error({ err: (error as Error).stack }, `following the egress failed: ${(error as Error).message}`),
+            ),
         }
       : {}),
     // The links' interfaces are this host's only with the Linux backend.

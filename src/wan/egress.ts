@@ -140,7 +140,12 @@ export class EgressLooker {
    * matters most. From then on they back off, up to 4 intervals (the office must be seen again
    * soon after the router finds a way out).
    */
-  watch(onSample: (sample: EgressSample) => void, onFailure: (sample: EgressSample, inARow: number) => void = () => undefined): EgressWatch {
+  watch(
+    onSample: (sample: EgressSample) => void,
+    onFailure: (sample: EgressSample, inARow: number) => void = () => undefined,
+    /** A callback threw: said, and the watch goes on (it must outlive a bug in what it feeds). */
+    onError: (error: unknown) => void = () => undefined,
+  ): EgressWatch {
     const stop = new AbortController();
     const interval = this.config.intervalMs;
     const policy = backoffPolicy({ initialMs: interval, maxMs: 4 * interval, factor: 2, jitter: 0.2 });
@@ -151,6 +156,13 @@ export class EgressLooker {
         wake = resolve;
         timer = setTimeout(resolve, ms);
       });
+    const hand = (f: () => void): void => {
+      try {
+        f();
+      } catch (error) {
+        onError(error);
+      }
+    };
     const loop = (async () => {
       let failures = 0;
       while (!stop.signal.aborted) {
@@ -159,12 +171,12 @@ export class EgressLooker {
         if (stop.signal.aborted) break;
         if (sample.address !== null) {
           failures = 0;
-          onSample(sample);
+          hand(() => onSample(sample));
           await sleep(Math.max(0, interval - (this.now() - started)));
         } else {
           failures++;
-          onFailure(sample, failures);
-          if (failures >= this.config.downAfter) onSample(sample);
+          hand(() => onFailure(sample, failures));
+          if (failures >= this.config.downAfter) hand(() => onSample(sample));
           const delay = failures < this.config.downAfter ? interval : backoffDelay(failures - this.config.downAfter + 1, policy, this.random);
           await sleep(Math.max(0, delay - (this.now() - started)));
         }

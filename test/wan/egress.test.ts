@@ -116,6 +116,15 @@ describe("the watch", () => {
     await advance(450);
     expect(samples.map((s) => s.link)).toEqual(["wan2", "wan2"]);
 
+    // A callback that throws is said, and the watch goes on.
+    const errors: unknown[] = [];
+    const throwing = looker.watch(() => {
+      throw new Error("a bug downstream");
+    }, undefined, (e) => errors.push(e));
+    await advance(150);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["a bug downstream", "a bug downstream"]);
+    await throwing.stop();
+
     await watch.stop();
     const asked = sources.asked.length;
     await advance(500);

@@ -35,7 +35,7 @@ export class NoneRouteBackend implements RouteBackend {
 export interface FollowGateway {
   readonly route: NoneRouteBackend;
   readonly looker: EgressLooker;
-  watchEgress(onSample: (sample: EgressSample) => void, onFailure?: (sample: EgressSample, inARow: number) => void): EgressWatch;
+  watchEgress(onSample: (sample: EgressSample) => void, onFailure?: (sample: EgressSample, inARow: number) => void, onError?: (error: unknown) => void): EgressWatch;
   /**
    * A link's public address: the egress address while the office leaves by it (the only link that
    * can be asked through), else its static address from the config.
@@ -52,7 +52,7 @@ export function createFollowGateway(config: Config, deps: EgressDeps = {}): Foll
   return {
     route: new NoneRouteBackend(looker),
     looker,
-    watchEgress: (onSample, onFailure) => looker.watch(onSample, onFailure),
+    watchEgress: (onSample, onFailure, onError) => looker.watch(onSample, onFailure, onError),
     publicAddress: async (name) => {
       const link = config.links.find((l) => l.name === name);
       if (!link) throw new Error(`unknown link "${name}"`);
