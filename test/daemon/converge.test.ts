@@ -1,5 +1,6 @@
 // A converge run's steps against an in-memory PBX that keeps a file and what it runs apart (as
 // Asterisk does until a reload): what each run observes, what it mends, and in which order.
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -245,5 +246,85 @@ describe("the trunks step converges", () => {
     expect(flushed).toBe(0);
     await run("wan1", { cause: "switch", afterSwitch: true });
     expect(flushed).toBe(1);
+  });
+});
+
+describe("PJSIP and chan_sip together", () => {
+  test("a failover moves each driver once, and the failback puts back each one's own expiry (kept apart in the baseline)", async () => {
+    const { memories, stateDir, run } = setUp({ drivers: ["pjsip", "chan_sip"] });
+    const [pjsip, chanSip] = memories as [MemoryPbx, MemoryPbx];
+    const out = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(pjsip.calls).toEqual(["move 203.0.113.10 short 120"]);
+    expect(chanSip.calls).toEqual(["move 203.0.113.10 short 120"]);
+    expect(out.asterisk).toMatchObject({ ok: true, changed: true, detail: "PJSIP: t on 203.0.113.10; chan_sip: general on 203.0.113.10" });
+    expect(out.trunks).toMatchObject({ ok: true, detail: "PJSIP: itsp Registered; chan_sip: office2@192.0.2.60:5060/office2 Registered" });
+    // Each driver's own settings were written down before its file changed, and neither replaced the other's.
+    expect(pjsip.baselineAtChange).toBe(JSON.stringify({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } }));
+    expect(chanSip.baselineAtChange).toBe(JSON.stringify({ driver: "chan_sip", file: "sip.conf", registers: [{ key: "office2@192.0.2.60:5060/office2", expiry: "1800" }] }));
+    expect(loadBaseline(stateDir).baseline?.trunks).toEqual({
+      pjsip: { driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } },
+      chan_sip: { driver: "chan_sip", file: "sip.conf", registers: [{ key: "office2@192.0.2.60:5060/office2", expiry: "1800" }] },
+    });
+
+    pjsip.calls = [];
+    chanSip.calls = [];
+    const back = await run("wan1", { afterSwitch: true, cause: "switch" });
+    expect(back.trunks).toMatchObject({ ok: true });
+    expect(pjsip.calls).toEqual(["move 198.51.100.10 restore 3600/1"]);
+    expect(chanSip.calls).toEqual(["move 198.51.100.10 restore 1800"]);
+    expect(pjsip.live.expiration).toBe("3600");
+    expect(chanSip.live.expiration).toBe("1800");
+    // A check on the primary keeps each driver's transport settings, under its own key too.
+    await run("wan1");
+    expect(Object.keys(loadBaseline(stateDir).baseline?.transports ?? {}).sort()).toEqual(["chan_sip", "pjsip"]);
+  });
+
+  test("a check mends only the driver that drifted", async () => {
+    const { memories, run } = setUp({ drivers: ["pjsip", "chan_sip"] });
+    const [pjsip, chanSip] = memories as [MemoryPbx, MemoryPbx];
+    chanSip.address = "203.0.113.10"; // chan_sip left on the backup's address
+    const out = await run("wan1");
+    expect(pjsip.calls).toEqual([]);
+    expect(chanSip.calls).toEqual(["move 198.51.100.10 restore 1800"]);
+    expect(out.asterisk!.detail).toBe("PJSIP: t already on 198.51.100.10 and live; chan_sip: general on 198.51.100.10 (was: general on 203.0.113.10)");
+  });
+
+  test('"auto": a driver Asterisk has not loaded is left alone, and said', async () => {
+    const { memories, run } = setUp({ drivers: ["pjsip", "chan_sip"], detect: true });
+    const [pjsip, chanSip] = memories as [MemoryPbx, MemoryPbx];
+    chanSip.use = { loaded: false, manage: false };
+    const out = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(pjsip.calls).toEqual(["move 203.0.113.10 short 120"]);
+    expect(chanSip.calls).toEqual([]);
+    expect(out.asterisk).toMatchObject({ ok: true, detail: "t on 203.0.113.10" });
+  });
+
+  test('"auto": a driver in use that wanctl cannot manage fails the step, after the other driver moved', async () => {
+    const { memories, run } = setUp({ drivers: ["pjsip", "chan_sip"], detect: true });
+    const [pjsip, chanSip] = memories as [MemoryPbx, MemoryPbx];
+    pjsip.use = "unmanageable";
+    const out = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(chanSip.calls).toEqual(["move 203.0.113.10 short 120"]);
+    expect(pjsip.calls).toEqual([]);
+    expect(out.asterisk).toMatchObject({ ok: false, detail: expect.stringContaining("chan_sip: general on 203.0.113.10; pjsip has trunks wanctl cannot manage") });
+  });
+
+  test('"auto" with no driver to manage: the step fails and says what was found', async () => {
+    const { memories, run } = setUp({ drivers: ["pjsip", "chan_sip"], detect: true });
+    for (const m of memories) m.use = { loaded: m.driver === "chan_sip", manage: false };
+    const out = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(out.asterisk).toMatchObject({ ok: false, detail: 'no SIP channel driver with anything for wanctl to manage (channelDriver "auto"): pjsip: not loaded; chan_sip: loaded' });
+    expect(out.trunks).toMatchObject({ ok: false });
+  });
+
+  test("a baseline written by wanctl 0.1 (one driver's settings) is read as that driver's", async () => {
+    const { memory, stateDir, run } = setUp();
+    const legacy = { trunks: { driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "900", max_random_initial_delay: "2" } } }, savedAt: "2026-01-01T00:00:00.000Z" };
+    writeFileSync(baselineFile(stateDir), JSON.stringify({ checksum: createHash("sha256").update(JSON.stringify(legacy)).digest("hex"), value: legacy }));
+    expect(loadBaseline(stateDir).baseline?.trunks).toEqual({ pjsip: legacy.trunks });
+    memory.file = { expiration: "120", max_random_initial_delay: "0" };
+    memory.live = { ...memory.file };
+    await run("wan1", { cause: "start" });
+    expect(memory.calls).toEqual(["move 198.51.100.10 restore 900/2"]);
   });
 });
