@@ -16,13 +16,16 @@ export const asterisk = z
       })
       .describe("Asterisk Manager Interface connection."),
     channelDriver: z
-      .union([
-        z.enum(["auto", "pjsip", "chan_sip"], { error: 'expected "auto", "pjsip", "chan_sip" or a list of drivers such as ["pjsip", "chan_sip"]' }),
-        z
-          .array(z.enum(["pjsip", "chan_sip"], { error: 'expected "pjsip" or "chan_sip" ("auto" stands alone, not in a list)' }))
-          .min(1, { error: 'expected at least one driver; for every driver Asterisk has loaded write "auto"' })
-          .refine((list) => new Set(list).size === list.length, { error: "names a driver twice" }),
-      ])
+      .union(
+        [
+          z.enum(["auto", "pjsip", "chan_sip"]),
+          z
+            .array(z.enum(["pjsip", "chan_sip"]))
+            .min(1, { error: 'expected at least one driver (or "auto" alone for every driver Asterisk has loaded)' })
+            .refine((list) => new Set(list).size === list.length, { error: "names a driver twice" }),
+        ],
+        { error: 'expected "auto", "pjsip", "chan_sip", or a list of "pjsip" and "chan_sip" such as ["pjsip", "chan_sip"]' },
+      )
       .default("auto")
       .describe(
         'SIP channel drivers whose external address and trunks wanctl manages: "auto" (every driver Asterisk has loaded, found with ModuleCheck, that has trunks or an external address), "pjsip", "chan_sip", or both as ["pjsip", "chan_sip"].',
