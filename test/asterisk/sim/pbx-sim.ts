@@ -61,7 +61,7 @@ export interface PbxSimOptions {
 export type SimLogEntry =
   | ({ kind: "sip" } & SipLogEntry)
   | { kind: "registry"; driver: "PJSIP" | "SIP"; name: string; status: string }
-  | { kind: "ami"; action: string; response: string; message?: string }
+  | { kind: "ami"; action: string; response: string; message?: string; command?: string }
   | { kind: "file"; name: string; written: boolean };
 
 export type RegistrationStatus = "Unregistered" | "Registered" | "Rejected" | "Stopped";
@@ -489,7 +489,13 @@ export class PbxSimulator {
   }
 
   #reply(s: Session, a: ClientAction, pairs: Array<[string, string]>): void {
-    this.#opts.log?.({ kind: "ami", action: a.action, response: pairs[0]?.[1] ?? "", ...(pairs.find(([k]) => k === "Message") ? { message: pairs.find(([k]) => k === "Message")![1] } : {}) });
+    this.#opts.log?.({
+      kind: "ami",
+      action: a.action,
+      response: pairs[0]?.[1] ?? "",
+      ...(pairs.find(([k]) => k === "Message") ? { message: pairs.find(([k]) => k === "Message")![1] } : {}),
+      ...(a.action.toLowerCase() === "command" ? { command: a.get("Command") } : {}),
+    });
     this.#write(s, packet(pairs));
   }
 
