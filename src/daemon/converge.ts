@@ -121,21 +121,22 @@ const DRIVER_NAMES: Record<PbxDriver, string> = { pjsip: "PJSIP", chan_sip: "cha
 
 /**
  * The PBX on the active link: each managed channel driver converged on its own (convergeDriver),
- * side by side; with more than one, each half's detail names the driver. A driver in use that
- * wanctl cannot manage fails the address half, after the others have been moved.
+ * side by side. Unless one named driver is all there is, each half's detail names the driver, and
+ * the address half also says how "auto" found the other drivers; a driver in use that wanctl
+ * cannot manage fails it, after the others have been moved.
  */
 async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOutcome> {
   const found = await steps.pbx.managed();
   if (!found.ok) return failedOutcome(found.detail);
-  const { drivers, problems } = found.data!;
+  const { drivers, notes, problems } = found.data!;
   const outcomes = await Promise.all(drivers.map((pbx) => convergeDriver(pbx, steps, context)));
-  if (outcomes.length === 1 && problems.length === 0) return outcomes[0]!;
-  const join = (half: "address" | "trunks", extra: readonly string[]): Half => ({
-    ok: outcomes.every((o) => o[half].ok) && extra.length === 0,
+  if (outcomes.length === 1 && problems.length === 0 && notes.length === 0) return outcomes[0]!;
+  const join = (half: "address" | "trunks", extra: readonly string[], ok: boolean): Half => ({
+    ok: outcomes.every((o) => o[half].ok) && ok,
     detail: [...outcomes.map((o, i) => `${DRIVER_NAMES[drivers[i]!.driver]}: ${o[half].detail}`), ...extra].join("; "),
     changed: outcomes.some((o) => o[half].changed),
   });
-  return { address: join("address", problems), trunks: join("trunks", []) };
+  return { address: join("address", [...problems, ...notes], problems.length === 0), trunks: join("trunks", [], true) };
 }
 
 const failedOutcome = (detail: string): PbxOutcome => ({ address: { ok: false, detail, changed: false }, trunks: { ok: false, detail: `skipped: ${detail}`, changed: false } });

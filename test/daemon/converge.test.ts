@@ -296,7 +296,7 @@ describe("PJSIP and chan_sip together", () => {
     const out = await run("wan2", { afterSwitch: true, cause: "switch" });
     expect(pjsip.calls).toEqual(["move 203.0.113.10 short 120"]);
     expect(chanSip.calls).toEqual([]);
-    expect(out.asterisk).toMatchObject({ ok: true, detail: "t on 203.0.113.10" });
+    expect(out.asterisk).toMatchObject({ ok: true, detail: "PJSIP: t on 203.0.113.10; chan_sip: not loaded" });
   });
 
   test('"auto": a driver in use that wanctl cannot manage fails the step, after the other driver moved', async () => {
