@@ -1,9 +1,9 @@
 // The trunks' own settings (each registration's expiry and initial delay, each register line's
 // ~expiry) and the transports' external address as they are on the primary link: what wanctl puts
 // back on failback, and a copy for people. Kept per channel driver (PJSIP and chan_sip can both be
-// managed, and each one's settings must never overwrite the other's). Kept apart from state.json, with a checksum and a
-// backup copy, and taken only from values that are not wanctl's own short ones: neither a crash
-// nor a damaged file can make a backup link's value pass for an original.
+// managed, and one's settings must never overwrite the other's), apart from state.json, with a
+// checksum and a backup copy, and taken only from values that are not wanctl's own short ones:
+// neither a crash nor a damaged file can make a backup link's value pass for an original.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
