@@ -9,7 +9,8 @@
 // (wanctl's decision: nothing outside marks it). After each failover, Kamailio's location table is
 // read: a binding still at the dead link's address is a stale binding. The daemon's CPU and RSS are
 // taken while it probes. Ends with one JSON line.
-//   npm run bench:e2e -- --cuts N --trunks K --driver pjsip|chan_sip
+//   npm run bench:e2e -- --cuts N --trunks K --driver pjsip|chan_sip|both
+// (`both`: K trunks of each driver and the default config, channelDriver "auto".)
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -37,8 +38,8 @@ const cuts = Math.max(1, Math.min(100, Number(values.cuts)));
 const trunks = Math.max(1, Math.min(50, Number(values.trunks)));
 const holdDownSeconds = Math.max(3, Math.min(600, Number(values["hold-down"])));
 const cpuWindowSeconds = Math.max(5, Math.min(600, Number(values["cpu-seconds"])));
-const driver = values.driver === "chan_sip" ? "chan_sip" : "pjsip";
-if (values.driver !== driver) throw new Error(`--driver: expected pjsip or chan_sip, got ${values.driver}`);
+const driver = values.driver === "chan_sip" || values.driver === "both" ? values.driver : "pjsip";
+if (values.driver !== driver) throw new Error(`--driver: expected pjsip, chan_sip or both, got ${values.driver}`);
 
 const WAN1 = LINK_PLAN.wan1.publicAddress;
 const WAN2 = LINK_PLAN.wan2.publicAddress;
@@ -91,8 +92,8 @@ interface World {
   itsp: Itsp;
   routes: LabProcess;
   dns: LabProcess;
-  users: string[];
-  port: number;
+  /** Every trunk as the ITSP sees it: its user and the PBX's source port (PJSIP 5060, chan_sip 5062). */
+  users: Array<{ user: string; port: number }>;
 }
 
 /** From `since`: when the kernel, the DNS and the ITSP each had the office on `link`. */
@@ -102,10 +103,10 @@ async function timeSwitch(w: World, link: LinkId, since: number): Promise<Timing
   const dns = await until(`the DNS to answer ${address}`, () => dnsAnswers(w.dns).find((d) => d.at >= since && d.answer === address));
   const registered = await until(`every trunk's REGISTER from ${address}`, () => {
     const at = w.users.map(
-      (user) =>
+      ({ user, port }) =>
         w.itsp
           .requests()
-          .find((r) => r.at >= since && r.method === "REGISTER" && r.expires !== 0 && r.contact.includes(`sip:${user}@${address}:${w.port}`))?.at,
+          .find((r) => r.at >= since && r.method === "REGISTER" && r.expires !== 0 && r.contact.includes(`sip:${user}@${address}:${port}`))?.at,
     );
     return at.every((t) => t !== undefined) ? Math.max(...(at as number[])) : undefined;
   });
@@ -128,7 +129,7 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
     bind = await startBind(lab, { secret, records: { office: WAN1 } });
     const http = lab.spawn("inet", [process.execPath, join(HERE, "../test/lab/fake-ipecho.js"), JSON.stringify({ host: SERVICES.http, httpPort: 80 })]);
     await http.waitFor(/"listening"/, 10_000);
-    labAsterisk = await startAsterisk(lab, { trunks: driver === "pjsip" ? { pjsip: trunks, chanSip: 0 } : { pjsip: 0, chanSip: trunks } });
+    labAsterisk = await startAsterisk(lab, { trunks: { pjsip: driver === "chan_sip" ? 0 : trunks, chanSip: driver === "pjsip" ? 0 : trunks } });
     await waitTrunksRegistered(labAsterisk);
     const routes = lab.spawn("office", ["ip", "-ts", "monitor", "route"], { env: { ...process.env, TZ: "UTC" } });
     const dns = lab.spawn("inet", [process.execPath, join(HERE, "dns-watch.js"), SERVICES.dns, RECORD]);
@@ -138,8 +139,10 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
       itsp,
       routes,
       dns,
-      users: Array.from({ length: trunks }, (_, i) => (driver === "pjsip" ? pjsipTrunk(i).user : chanSipTrunkUser(i))),
-      port: driver === "pjsip" ? 5060 : 5062,
+      users: Array.from({ length: trunks }, (_, i) => [
+        ...(driver === "chan_sip" ? [] : [{ user: pjsipTrunk(i).user, port: 5060 }]),
+        ...(driver === "pjsip" ? [] : [{ user: chanSipTrunkUser(i), port: 5062 }]),
+      ]).flat(),
     };
 
     const config = labConfig("");
@@ -158,8 +161,9 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
     };
     config.asterisk = {
       ami: { host: labAsterisk.ami.host, port: labAsterisk.ami.port, username: AMI_USER, secret: AMI_SECRET },
-      channelDriver: driver,
-      ...(driver === "pjsip" ? { pjsip: { transports: ["transport-udp"] } } : { chanSip: {} }),
+      // both: the default channelDriver ("auto") finds them.
+      ...(driver === "both" ? {} : { channelDriver: driver }),
+      ...(driver === "chan_sip" ? { chanSip: {} } : { pjsip: { transports: ["transport-udp"] } }),
     };
     let file: string;
     ({ file, dir } = writeLabConfig(config));
@@ -236,7 +240,7 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
 runScriptOnLab(
   "bench",
   async (lab) => {
-    say(`bench:e2e: ${cuts} cut(s) of wan1 beyond the office, ${trunks} ${driver} trunk(s), hold-down ${holdDownSeconds} s`);
+    say(`bench:e2e: ${cuts} cut(s) of wan1 beyond the office, ${trunks} ${driver === "both" ? "PJSIP and as many chan_sip" : driver} trunk(s), hold-down ${holdDownSeconds} s`);
     const figures = await run(lab);
     say(`targets: registered p95 ≤ 1500 ms (1 trunk) / 2000 ms (10 trunks), route p95 ≤ 1100 ms, DNS p95 ≤ 1500 ms, RSS ≤ 80 MB, CPU ≤ 2 %`);
     say(JSON.stringify(figures));

@@ -1,6 +1,7 @@
 // `wanctl asterisk check`: can wanctl do its job on this PBX? Connects to AMI, checks the manager
 // user's privileges with harmless probes, and lists the transports and trunks wanctl will manage
-// with their current external address, expiry and state. Says plainly what is missing or wrong.
+// with their current external address, expiry and state, for each SIP channel driver it manages
+// (with channelDriver "auto": each one ModuleCheck finds loaded). Says plainly what is missing or wrong.
 //
 // Privilege probes change nothing: Asterisk checks an action's privilege (the user's write= classes)
 // before it looks at the action's arguments, so an action sent WITHOUT its required argument answers
@@ -13,7 +14,7 @@
 // would reload everything). read=system (for the Registry events wanctl waits on) shows as the
 // FullyBooted event Asterisk sends right after a login with `Events: system`.
 
-import type { AsteriskConfig } from "../config/schema/asterisk.js";
+import { type AsteriskConfig, configuredDrivers, type SipDriver } from "../config/schema/asterisk.js";
 import { readSecret } from "../config/secrets.js";
 import { AmiClient, type AmiLogger } from "./ami/client.js";
 import { AmiActionError } from "./ami/errors.js";
@@ -98,12 +99,18 @@ export async function checkAsterisk(config: AsteriskConfig, options: CheckOption
     if (systemEvents) ok("the manager user receives system events (read=system): wanctl sees each trunk's Registry events");
     else problem("no system event after login: the manager user needs read=system in manager.conf (wanctl waits for the trunks' Registry events), unless Asterisk is still booting");
 
+    // Which drivers: those the config names, or with "auto" those Asterisk has loaded.
+    const named = configuredDrivers(config);
+    const drivers = named === "auto" ? await loadedDrivers(client, ok, note, problem) : named;
+    const files = drivers.map((d) => (d === "pjsip" ? (config.pjsip?.configFile ?? "pjsip.conf") : (config.chanSip?.configFile ?? "sip.conf")));
+    const commands = drivers.map((d) => (d === "pjsip" ? "'pjsip show transport'" : "'sip reload' and 'sip show settings'"));
+
     // write= privileges, probed without effect.
     const probes: Probe[] = [
-      { action: "GetConfig", fields: {}, expected: /^Filename not specified/, needs: "write=config", why: `to read ${config.channelDriver === "pjsip" ? (config.pjsip?.configFile ?? "pjsip.conf") : (config.chanSip?.configFile ?? "sip.conf")}` },
+      { action: "GetConfig", fields: {}, expected: /^Filename not specified/, needs: "write=config", why: `to read ${files.join(" and ") || "the SIP config files"}` },
       { action: "UpdateConfig", fields: {}, expected: /^Filename not specified/, needs: "write=config", why: "to change the external address and the trunks' expiry (and to Reload)" },
-      { action: "Command", fields: {}, expected: /^No command provided/, needs: "write=command", why: config.channelDriver === "pjsip" ? "for 'pjsip show transport'" : "for 'sip reload' and 'sip show settings'" },
-      ...(config.channelDriver === "pjsip"
+      { action: "Command", fields: {}, expected: /^No command provided/, needs: "write=command", why: `for ${commands.join(" and ") || "the CLI commands"}` },
+      ...(drivers.includes("pjsip")
         ? [{ action: "PJSIPRegister", fields: {}, expected: /^Registration parameter missing/, needs: "write=system", why: "to register the trunks again" }]
         : []),
     ];
@@ -132,8 +139,8 @@ export async function checkAsterisk(config: AsteriskConfig, options: CheckOption
       else note(`CoreShowChannels: ${error.amiMessage ?? ""}`);
     }
 
-    if (config.channelDriver === "pjsip") await checkPjsip(config, client, ok, note, problem);
-    else await checkChanSip(config, client, ok, note, problem);
+    if (drivers.includes("pjsip")) await checkPjsip(config, client, named === "auto", ok, note, problem);
+    if (drivers.includes("chan_sip")) await checkChanSip(config, client, named === "auto", ok, note, problem);
   } catch (error) {
     problem(describeFailure(error, target, "checking").message);
   } finally {
@@ -155,8 +162,47 @@ export async function checkAsterisk(config: AsteriskConfig, options: CheckOption
 
 type Say = (text: string) => void;
 
-async function checkPjsip(config: AsteriskConfig, client: AmiClient, ok: Say, note: Say, problem: Say): Promise<void> {
+const MODULES: ReadonlyArray<readonly [SipDriver, string]> = [
+  ["pjsip", "res_pjsip.so"],
+  ["chan_sip", "chan_sip.so"],
+];
+
+/** channelDriver "auto": ModuleCheck of each driver's module (write=system); without the privilege, both are checked. */
+async function loadedDrivers(client: AmiClient, ok: Say, note: Say, problem: Say): Promise<SipDriver[]> {
+  const loaded: SipDriver[] = [];
+  for (const [driver, module] of MODULES) {
+    try {
+      await client.action("ModuleCheck", { Module: module });
+      loaded.push(driver);
+      ok(`${module} is loaded: wanctl manages ${driver} if it has trunks or an external address (channelDriver "auto")`);
+    } catch (error) {
+      if (!(error instanceof AmiActionError)) throw error;
+      const m = (error.amiMessage ?? "").trim();
+      if (/^Module not loaded/i.test(m)) {
+        note(`${module} is not loaded: wanctl leaves ${driver} alone (channelDriver "auto")`);
+        continue;
+      }
+      problem(`cannot tell whether ${module} is loaded (ModuleCheck: ${m || "?"})${m === "Permission denied" ? ': the manager user lacks write=system, which channelDriver "auto" needs' : ""}`);
+      return MODULES.map(([d]) => d);
+    }
+  }
+  if (loaded.length === 0) problem('neither res_pjsip.so nor chan_sip.so is loaded: wanctl has no SIP driver to manage (channelDriver "auto")');
+  return loaded;
+}
+
+async function checkPjsip(config: AsteriskConfig, client: AmiClient, auto: boolean, ok: Say, note: Say, problem: Say): Promise<void> {
   const file = config.pjsip?.configFile ?? "pjsip.conf";
+  if (auto && !config.pjsip) {
+    // Loaded, but the config names no transport: fine only while PJSIP has no trunk.
+    const list = await client.list("PJSIPShowRegistrationsOutbound").catch((error: unknown) => {
+      if (error instanceof AmiActionError) return undefined;
+      throw error;
+    });
+    const names = (list?.items ?? []).filter((e) => e.event.toLowerCase() === "outboundregistrationdetail").map((e) => e.fields.get("ObjectName") ?? "?");
+    if (names.length) problem(`PJSIP has outbound registration(s) ${names.join(", ")}, but the config has no asterisk.pjsip section: name the transports whose external address follows the link ("pjsip": { "transports": [...] })`);
+    else note("PJSIP has no outbound registration and the config no asterisk.pjsip section: nothing for wanctl to manage in PJSIP");
+    return;
+  }
   const transports = config.pjsip?.transports ?? [];
   let sections: ConfigSection[] | undefined;
   try {
@@ -231,7 +277,7 @@ async function checkPjsip(config: AsteriskConfig, client: AmiClient, ok: Say, no
   ok(`on a backup link wanctl sets expiration ${config.shortExpirySeconds} s and waits up to ${config.registerTimeoutMs} ms for each trunk`);
 }
 
-async function checkChanSip(config: AsteriskConfig, client: AmiClient, ok: Say, note: Say, problem: Say): Promise<void> {
+async function checkChanSip(config: AsteriskConfig, client: AmiClient, auto: boolean, ok: Say, note: Say, problem: Say): Promise<void> {
   const file = config.chanSip?.configFile ?? "sip.conf";
   let general: ConfigSection | undefined;
   try {
@@ -243,6 +289,10 @@ async function checkChanSip(config: AsteriskConfig, client: AmiClient, ok: Say, 
   }
   const externip = valueOf(general, "externip");
   const externaddr = valueOf(general, "externaddr");
+  if (auto && externip === null && externaddr === null && valuesOf(general, "register").length === 0) {
+    note(`[general] of ${file} has no register line and no externip: nothing for wanctl to manage in chan_sip`);
+    return;
+  }
   const externhost = valueOf(general, "externhost");
   if (externhost !== null) problem(`[general] of ${file} sets externhost=${externhost}: chan_sip would keep resolving it; remove it so that wanctl's externip is used`);
   let live = "";

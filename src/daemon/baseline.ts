@@ -1,19 +1,20 @@
 // The trunks' own settings (each registration's expiry and initial delay, each register line's
 // ~expiry) and the transports' external address as they are on the primary link: what wanctl puts
-// back on failback, and a copy for people. Kept apart from state.json, with a checksum and a
-// backup copy, and taken only from values that are not wanctl's own short ones: neither a crash
-// nor a damaged file can make a backup link's value pass for an original.
+// back on failback, and a copy for people. Kept per channel driver (PJSIP and chan_sip can both be
+// managed, and one's settings must never overwrite the other's), apart from state.json, with a
+// checksum and a backup copy, and taken only from values that are not wanctl's own short ones:
+// neither a crash nor a damaged file can make a backup link's value pass for an original.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
-import type { SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
+import type { PbxDriver, SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
 import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
 
 export interface Baseline {
-  /** Per trunk: its own settings (merged over time: a trunk added later joins). */
-  readonly trunks?: SavedTrunkSettings;
-  /** The transports' external address on the primary link (for people; the primary's public address is what wanctl sets). */
-  readonly transports?: SavedExternalAddress;
+  /** Per driver, per trunk: its own settings (merged over time: a trunk added later joins). */
+  readonly trunks?: Partial<Record<PbxDriver, SavedTrunkSettings>>;
+  /** Per driver: the external address on the primary link (for people; the primary's public address is what wanctl sets). */
+  readonly transports?: Partial<Record<PbxDriver, SavedExternalAddress>>;
   /** ISO time of the last change. */
   readonly savedAt: string;
 }
@@ -44,10 +45,19 @@ export function loadBaseline(stateDir: string): LoadedBaseline {
       problems.push(`${file}: damaged (checksum mismatch)`);
       continue;
     }
-    const baseline = read.value.value as unknown as Baseline;
+    const baseline = byDriver(read.value.value);
     return { baseline, ...(problems.length ? { warning: `${problems.join("; ")}; using ${file}` } : {}) };
   }
   return { baseline: null, ...(problems.length ? { warning: `${problems.join("; ")}; no usable copy of the trunks' own settings` } : {}) };
+}
+
+/**
+ * wanctl ≤ 0.1 kept one driver's settings (`trunks: { driver: "pjsip", ... }`): they become that
+ * driver's entry.
+ */
+function byDriver(value: Record<string, unknown>): Baseline {
+  const keyed = (v: unknown) => (typeof v === "object" && v !== null && "driver" in v ? { [(v as { driver: PbxDriver }).driver]: v } : v);
+  return { ...value, ...("trunks" in value ? { trunks: keyed(value.trunks) } : {}), ...("transports" in value ? { transports: keyed(value.transports) } : {}) } as Baseline;
 }
 
 /** Writes both copies, each atomically and flushed: one of them is whole whatever happens. */
@@ -130,9 +140,23 @@ export class BaselineStore {
     return this.#value;
   }
 
-  /** Keeps `change`; returns why it could not be written to disk, if so. */
-  update(change: Omit<Baseline, "savedAt">, now: Date = new Date()): string | undefined {
-    this.#value = { ...this.#value, ...change, savedAt: now.toISOString() };
+  trunksOf(driver: PbxDriver): SavedTrunkSettings | undefined {
+    return this.#value?.trunks?.[driver];
+  }
+
+  transportsOf(driver: PbxDriver): SavedExternalAddress | undefined {
+    return this.#value?.transports?.[driver];
+  }
+
+  /** Keeps one driver's `change`; returns why it could not be written to disk, if so. */
+  update(driver: PbxDriver, change: { trunks?: SavedTrunkSettings; transports?: SavedExternalAddress }, now: Date = new Date()): string | undefined {
+    const old = this.#value;
+    this.#value = {
+      ...old,
+      ...(change.trunks ? { trunks: { ...old?.trunks, [driver]: change.trunks } } : {}),
+      ...(change.transports ? { transports: { ...old?.transports, [driver]: change.transports } } : {}),
+      savedAt: now.toISOString(),
+    };
     try {
       saveBaseline(this.stateDir, this.#value);
       return undefined;

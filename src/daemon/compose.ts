@@ -1,6 +1,6 @@
 // The composition root: the real adapters for a config (iproute2, ping and sockets, AMI, DNS
 // providers, mail and webhooks), handed to the daemon. Nothing else builds them.
-import { createPbx, type Pbx } from "../asterisk/pbx/index.js";
+import { createOfficePbx, type OfficePbx } from "../asterisk/pbx/index.js";
 import { secretRefs } from "../config/load.js";
 import type { Config } from "../config/schema/index.js";
 import { readSecret } from "../config/secrets.js";
@@ -23,7 +23,7 @@ import { dnsStep } from "./dns-step.js";
 const AMI_ROUND_TRIPS = 6;
 
 /** The daemon's adapters, and the PBX for the parts that watch it (the trunks on the status page). */
-export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pbx?: Pbx } {
+export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pbx?: OfficePbx } {
   const timing = { intervalMs: config.monitor.intervalMs, timeoutMs: config.monitor.timeoutMs };
   // --- route.backend "routeros": the router's routes, its /ping probes, its view of each link's
   // public address, and this host's address for wanctl's own requests (src/wan/route/routeros).
@@ -53,7 +53,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   };
 
   const asterisk = config.asterisk;
-  const pbx = asterisk ? createPbx(asterisk, { logger }) : undefined;
+  const pbx = asterisk ? createOfficePbx(asterisk, { logger }) : undefined;
   const secrets = secretValues(config);
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));

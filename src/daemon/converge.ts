@@ -3,18 +3,19 @@
 // the stale flows; the link's public address, learned through the link; then what that address
 // feeds: DNS, Asterisk's external address, the trunks. Each step has a time limit; a failure skips
 // only what needs it.
-import type { LiveAddressData, Pbx, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
+import type { LiveAddressData, OfficePbx, Pbx, PbxDriver, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { mergeTrunkSettings, normalTrunkSettings, type BaselineStore } from "./baseline.js";
 import type { ConvergeRun } from "./lifecycle.js";
 import type { PipelineStep, StepOutput } from "./pipeline.js";
 
 export interface PbxSteps {
-  pbx: Pbx;
+  /** Every channel driver wanctl manages on the PBX (each converged on its own, side by side). */
+  pbx: Pick<OfficePbx, "managed">;
   shortExpirySeconds: number;
   /** Time limit of the PBX's part of a run: several AMI round trips and the wait for the registrations. */
   trunksTimeoutMs: number;
-  /** The trunks' own settings and the transports' on the primary (baseline.ts). */
+  /** The trunks' own settings and the transports' on the primary, per driver (baseline.ts). */
   baseline: BaselineStore;
   /** After a switch, a first packet on each trunk's flow before the move (route.backend "none": the router's NAT is not wanctl's to flush). */
   primeFirst?: boolean;
@@ -125,26 +126,51 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
   return { steps, context: { run } };
 }
 
+const DRIVER_NAMES: Record<PbxDriver, string> = { pjsip: "PJSIP", chan_sip: "chan_sip" };
+
 /**
- * The PBX on the active link: Asterisk's external address on its public address, the trunks short
- * on a backup link and their own on the primary, every trunk Registered. What is observed first:
- * the trunks' settings (their own ones written down before anything changes them) and the address
+ * The PBX on the active link: each managed channel driver converged on its own (convergeDriver),
+ * side by side. Unless one named driver is all there is, each half's detail names the driver, and
+ * the address half also says how "auto" found the other drivers; a driver in use that wanctl
+ * cannot manage fails it, after the others have been moved.
+ */
+async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOutcome> {
+  const found = await steps.pbx.managed();
+  if (!found.ok) return failedOutcome(found.detail);
+  const { drivers, notes, problems } = found.data!;
+  const outcomes = await Promise.all(drivers.map((pbx) => convergeDriver(pbx, steps, context)));
+  if (outcomes.length === 1 && problems.length === 0 && notes.length === 0) return outcomes[0]!;
+  const join = (half: "address" | "trunks", extra: readonly string[], ok: boolean): Half => ({
+    ok: outcomes.every((o) => o[half].ok) && ok,
+    detail: [...outcomes.map((o, i) => `${DRIVER_NAMES[drivers[i]!.driver]}: ${o[half].detail}`), ...extra].join("; "),
+    changed: outcomes.some((o) => o[half].changed),
+  });
+  return { address: join("address", [...problems, ...notes], problems.length === 0), trunks: join("trunks", [], true) };
+}
+
+const failedOutcome = (detail: string): PbxOutcome => ({ address: { ok: false, detail, changed: false }, trunks: { ok: false, detail: `skipped: ${detail}`, changed: false } });
+
+/**
+ * One driver on the active link: its external address on the public address, its trunks short on
+ * a backup link and their own on the primary, every trunk Registered. What is observed first: the
+ * trunks' settings (their own ones written down before anything changes them) and the address
  * Asterisk runs. A switch, a wrong address or wrong trunk settings make one move (the old bindings
  * removed first, one change, one reload, every trunk registered again); a trunk that is only not
  * Registered registers again; anything else is left as it is.
  */
-async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOutcome> {
-  const { pbx, shortExpirySeconds: short, baseline } = steps;
+async function convergeDriver(pbx: Pbx, steps: PbxSteps, context: RunContext): Promise<PbxOutcome> {
+  const { shortExpirySeconds: short, baseline } = steps;
+  const driver = pbx.driver;
   const address = context.publicAddress!;
   const [readT, readA] = [await pbx.readTrunks(), await pbx.readAddress()];
-  const failed = (detail: string): PbxOutcome => ({ address: { ok: false, detail, changed: false }, trunks: { ok: false, detail: `skipped: ${detail}`, changed: false } });
-  if (!readT.ok) return failed(readT.detail);
-  if (!readA.ok) return failed(readA.detail);
+  if (!readT.ok) return failedOutcome(readT.detail);
+  if (!readA.ok) return failedOutcome(readA.detail);
   const observed = readT.data!;
   const notes: string[] = [];
-  const merged = mergeTrunkSettings(baseline.value?.trunks, observed.settings, short);
-  if (merged !== baseline.value?.trunks) {
-    const problem = baseline.update({ trunks: merged });
+  const before = baseline.trunksOf(driver);
+  const merged = mergeTrunkSettings(before, observed.settings, short);
+  if (merged !== before) {
+    const problem = baseline.update(driver, { trunks: merged });
     if (problem) notes.push(problem);
   }
   let wanted: SavedTrunkSettings | "short" = "short";
@@ -163,16 +189,16 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
     const prime = context.run.afterSwitch && steps.primeFirst ? { primeFirst: true } : {};
     const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short, ...prime } : { restore: wanted, ...prime });
     const data = moved.data;
-    if (!data) return failed(moved.detail);
+    if (!data) return failedOutcome(moved.detail);
     // On the primary, what the transports held before an unchanged move is the primary's own setting.
-    if (context.run.primary && !data.address.fileChanged && data.addressPart.ok) keepTransports(baseline, data.address.saved);
+    if (context.run.primary && !data.address.fileChanged && data.addressPart.ok) keepTransports(baseline, driver, data.address.saved);
     const was = (what: string[]) => (context.run.afterSwitch || what.length === 0 ? "" : ` (was: ${what.join(", ")})`);
     return {
       address: { ok: data.addressPart.ok, detail: `${data.addressPart.detail}${was(addressOff)}`, changed: data.address.fileChanged || data.address.reloaded || data.unregistered.length > 0 },
       trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true },
     };
   }
-  if (context.run.primary) keepTransports(baseline, asSaved(observed.settings.file, readA.data!));
+  if (context.run.primary) keepTransports(baseline, driver, asSaved(driver, observed.settings.file, readA.data!));
   const addressOk = { ok: true, detail: `${readA.data!.targets.map((t) => t.name).join(", ")} already on ${address} and live`, changed: false };
   if (unregistered.length) {
     const result = await pbx.registerTrunks();
@@ -183,16 +209,16 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
 }
 
 /** What Asterisk runs, in the form of the settings a change would save. */
-function asSaved(file: string, live: LiveAddressData): SavedExternalAddress {
-  if (live.targets.length === 1 && live.targets[0]!.name === "general") {
+function asSaved(driver: PbxDriver, file: string, live: LiveAddressData): SavedExternalAddress {
+  if (driver === "chan_sip") {
     return { driver: "chan_sip", file, general: { externip: live.targets[0]!.signaling, externaddr: null } };
   }
   return { driver: "pjsip", file, transports: Object.fromEntries(live.targets.map((t) => [t.name, { external_media_address: t.media, external_signaling_address: t.signaling }])) };
 }
 
 /** A copy of the primary's transport settings, for people (the primary's public address is what wanctl sets). */
-function keepTransports(baseline: BaselineStore, saved: SavedExternalAddress): void {
-  if (JSON.stringify(baseline.value?.transports) !== JSON.stringify(saved)) baseline.update({ transports: saved });
+function keepTransports(baseline: BaselineStore, driver: PbxDriver, saved: SavedExternalAddress): void {
+  if (JSON.stringify(baseline.transportsOf(driver)) !== JSON.stringify(saved)) baseline.update(driver, { transports: saved });
 }
 
 /** Where the file or the running trunks differ from what is wanted, in words. */

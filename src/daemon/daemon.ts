@@ -180,7 +180,8 @@ export class Daemon {
     const saved = readState(this.config.stateDir, new Date(this.wallNow()));
     if (saved.warning) this.problem("state", saved.warning);
     const baseline = this.deps.steps?.pbx?.baseline;
-    if (saved.legacyTrunks && baseline && !baseline.value?.trunks) baseline.update({ trunks: saved.legacyTrunks });
+    const legacy = saved.legacyTrunks;
+    if (legacy && baseline && !baseline.trunksOf(legacy.driver)) baseline.update(legacy.driver, { trunks: legacy });
     if (baseline?.warning) this.problem("baseline", baseline.warning);
     for (const link of this.config.links) this.health.set(link.name, createLinkHealth(link.name, this.now()));
     this.dispatch({ type: "start", active, journal: saved.state.journal, trouble: saved.state.trouble });

@@ -1,7 +1,7 @@
 // The operations side of `wanctl run`, built from the config as daemon observers: the history,
 // Prometheus metrics and the status page on http.listen (loaded only when http.enabled), and
 // systemd's readiness, status line and watchdog (only under systemd).
-import type { Pbx } from "../asterisk/pbx/index.js";
+import type { OfficePbx } from "../asterisk/pbx/index.js";
 import type { Config } from "../config/schema/index.js";
 import { parseListen } from "../config/schema/http.js";
 import { readSecret } from "../config/secrets.js";
@@ -12,7 +12,7 @@ import { systemdNotifier } from "./systemd.js";
 
 export interface OpsOptions {
   /** The PBX, whose trunks' registrations the metrics and the page show. */
-  pbx?: Pick<Pbx, "readTrunks">;
+  pbx?: Pick<OfficePbx, "readTrunks">;
   env?: NodeJS.ProcessEnv;
   version?: string;
 }

@@ -1,7 +1,7 @@
 // Each trunk's registration for the metrics and the status page: read from the PBX every 30 s and
 // right after each switch (whose last step registers the trunks again). While Asterisk cannot be
 // asked, the trunks it had count as not registered: calls through them fail too.
-import type { PbxResult, TrunkSettingsData } from "../asterisk/pbx/index.js";
+import type { LiveTrunk, PbxResult } from "../asterisk/pbx/index.js";
 import type { DaemonObserver } from "../daemon/observer.js";
 import type { Logger } from "../log.js";
 import type { TrunkState } from "./metrics.js";
@@ -15,7 +15,7 @@ export class TrunkPoller implements DaemonObserver {
   private failing = false;
 
   constructor(
-    private readonly read: () => Promise<PbxResult<TrunkSettingsData>>,
+    private readonly read: () => Promise<PbxResult<{ readonly live: readonly LiveTrunk[] }>>,
     private readonly logger: Logger,
     private readonly everyMs = TRUNK_POLL_MS,
   ) {}

@@ -113,6 +113,33 @@ describe("checkAsterisk", () => {
     expect(JSON.stringify(r)).not.toContain(":secret@");
   });
 
+  it('"auto": ModuleCheck finds both drivers loaded, and both are reported', async () => {
+    const { sim: s } = await sim();
+    const r = await checkAsterisk(config(s.amiPort, { channelDriver: "auto" }));
+    expect(r.problems).toEqual([]);
+    expect(r.lines).toEqual(
+      expect.arrayContaining([
+        'ok: res_pjsip.so is loaded: wanctl manages pjsip if it has trunks or an external address (channelDriver "auto")',
+        'ok: chan_sip.so is loaded: wanctl manages chan_sip if it has trunks or an external address (channelDriver "auto")',
+        "ok: privileges: GetConfig, UpdateConfig, Command, PJSIPRegister and Reload allowed",
+        "ok: transport 'transport-udp': external_media_address 198.51.100.10, external_signaling_address 198.51.100.10 in pjsip.conf; live 198.51.100.10 / 198.51.100.10",
+        "ok: registration 'itsp' → sip:192.0.2.60:5060: Registered, expiry 3600 s; in pjsip.conf: expiration 3600, max_random_initial_delay 1",
+        "ok: [general] of sip.conf: externip 198.51.100.10; live Externaddr 198.51.100.10:0",
+        "ok: register office2@192.0.2.60:5060/office2: expiry 3600; chan_sip: Registered, refresh 3585 s",
+      ]),
+    );
+  });
+
+  it('"auto": a driver that is not loaded is left alone; PJSIP trunks without a pjsip section are a problem', async () => {
+    const files = fixtureConfigFiles();
+    delete files["sip.conf"];
+    const { sim: s } = await sim(files);
+    const r = await checkAsterisk(config(s.amiPort, { channelDriver: "auto", pjsip: undefined }));
+    expect(r.lines).toContain('note: chan_sip.so is not loaded: wanctl leaves chan_sip alone (channelDriver "auto")');
+    expect(r.lines.some((l) => l.includes("[general] of sip.conf"))).toBe(false);
+    expect(r.problems).toEqual(['PJSIP has outbound registration(s) itsp, but the config has no asterisk.pjsip section: name the transports whose external address follows the link ("pjsip": { "transports": [...] })']);
+  });
+
   it("ARI: answers with the version, or says it refused the user", async () => {
     const { sim: s } = await sim();
     const seen: string[] = [];

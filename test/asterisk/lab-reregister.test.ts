@@ -132,6 +132,7 @@ describeLab("PBX adapter on the lab: re-register through the new link (real Aste
         registerTimeoutMs: 3000,
       }),
       { secret: AMI_SECRET },
+      "pjsip",
     );
     try {
       await lab.setDefaultRoute("wan2"); // and no conntrack -D: the SIP flow keeps wan1's mapping

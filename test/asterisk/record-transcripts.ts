@@ -250,6 +250,19 @@ const CONVERSATIONS: Record<string, (c: Conversation, asterisk: LabAsterisk) => 
     await c.answered(c.send("CoreShowChannels", [], "s2"), true);
   },
 
+  // Which channel drivers are loaded (channelDriver "auto"): ModuleCheck by name with and without
+  // .so and in capitals, a module that is not loaded, and no module at all.
+  "module-check": async (c) => {
+    await login(c, "off");
+    const check = (id: string, module?: string) => c.answered(c.send("ModuleCheck", module === undefined ? [] : [["Module", module]], id));
+    await check("m1", "res_pjsip.so");
+    await check("m2", "chan_sip.so");
+    await check("m3", "chan_sip");
+    await check("m4", "CHAN_SIP.SO");
+    await check("m5", "chan_iax2.so");
+    await check("m6");
+  },
+
   "chan-sip": async (c, asterisk) => {
     await login(c, "system");
     await c.answered(c.send("GetConfig", [["Filename", "sip.conf"], ["Category", "general"]], "g1"));

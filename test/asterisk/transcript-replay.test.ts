@@ -307,6 +307,27 @@ const scenarios: Record<string, () => Promise<void>> = {
     await server.finished;
   },
 
+  // What the PBX adapter's inUse() relies on (channelDriver "auto"): Success for a loaded module
+  // however it is named, an error with "Module not loaded" otherwise (even for no module at all).
+  "module-check": async () => {
+    const { server, client } = await replay("module-check", { events: "off" });
+    await client.connect();
+    for (const module of ["res_pjsip.so", "chan_sip.so", "chan_sip", "CHAN_SIP.SO"]) {
+      const r = await client.action("ModuleCheck", { Module: module });
+      expect(r.response, module).toBe("Success");
+      expect(r.fields.get("Version"), module).toBe("");
+    }
+    for (const fields of [{ Module: "chan_iax2.so" }, {}]) {
+      const error = await client.action("ModuleCheck", fields).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AmiActionError);
+      expect((error as AmiActionError).amiMessage).toBe("Module not loaded");
+    }
+    await server.finished;
+  },
+
   "chan-sip": async () => {
     const { server, client, logs } = await replay("chan-sip", { events: ["system"] });
     await client.connect();

@@ -86,8 +86,8 @@ describeLab("DNS and phones follow the failover (wanctl run + BIND + Asterisk 20
     expect(labAsterisk.fileText("pjsip.conf")).toMatch(new RegExp(`external_signaling_address *= *${WAN2.replace(/\./g, "\\.")}`));
     // The trunk's own expiry and wan1's transport settings were written down before anything changed them.
     const { value: baseline } = JSON.parse(readFileSync(join(stateDir, "baseline.json"), "utf8"));
-    expect(baseline.trunks.registrations.itsp).toEqual({ expiration: "3600", max_random_initial_delay: "1" });
-    expect(baseline.transports.transports["transport-udp"]).toEqual({ external_media_address: WAN1, external_signaling_address: WAN1 });
+    expect(baseline.trunks.pjsip.registrations.itsp).toEqual({ expiration: "3600", max_random_initial_delay: "1" });
+    expect(baseline.transports.pjsip.transports["transport-udp"]).toEqual({ external_media_address: WAN1, external_signaling_address: WAN1 });
     for (const step of status.lastSwitch!.steps) console.log(`failover step ${step.step}: ${Math.round(step.durationMs)} ms, ${step.detail}`);
   });
 

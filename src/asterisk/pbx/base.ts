@@ -170,6 +170,20 @@ export abstract class AmiPbx implements Pbx {
     }
   }
 
+  /**
+   * AMI ModuleCheck (write=system): Asterisk 20 answers `Response: Success` for a loaded module and
+   * `Response: Error`, `Message: Module not loaded` otherwise (manager.c manager_modulecheck()).
+   */
+  protected async moduleLoaded(module: string): Promise<boolean> {
+    try {
+      await this.client.action("ModuleCheck", { Module: module });
+      return true;
+    } catch (error) {
+      if (error instanceof AmiActionError && /^Module not loaded/i.test(error.amiMessage ?? "")) return false;
+      throw error;
+    }
+  }
+
   /** Trailer for a registration failure when no Registry event ever arrived. */
   protected eventsHint(): string {
     if (this.registry.systemEventsSeen) return "";
@@ -235,5 +249,6 @@ export abstract class AmiPbx implements Pbx {
   abstract restoreTrunks(saved: Parameters<Pbx["restoreTrunks"]>[0]): ReturnType<Pbx["restoreTrunks"]>;
   abstract readTrunks(): ReturnType<Pbx["readTrunks"]>;
   abstract readAddress(): ReturnType<Pbx["readAddress"]>;
+  abstract inUse(): ReturnType<Pbx["inUse"]>;
   abstract moveTo(address: string, options?: Parameters<Pbx["moveTo"]>[1]): ReturnType<Pbx["moveTo"]>;
 }

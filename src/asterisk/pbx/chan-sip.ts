@@ -21,6 +21,7 @@ import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
 import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
 import type {
+  DriverUse,
   ExternalAddressData,
   LiveAddressData,
   LiveTrunk,
@@ -305,6 +306,21 @@ export class ChanSipPbx extends AmiPbx {
     if (fileProblem) return { ok: false, detail, data, error: { kind: "refused", message: fileProblem } };
     if (failed.length) return { ok: false, detail, data, error: { kind: "register", message: failed.map((t) => t.detail).join("; ") } };
     return { ok: true, detail, data };
+  }
+
+  // --- in use? ----------------------------------------------------------------------------------------
+
+  /** Loaded, and [general] has register lines or an externip/externaddr (a chan_sip left loaded but unused has neither). */
+  inUse(): Promise<PbxResult<DriverUse>> {
+    return this.run("finding whether chan_sip is loaded and used", this.operationTimeoutMs, async (): Promise<Outcome<DriverUse>> => {
+      if (!(await this.moduleLoaded("chan_sip.so"))) return { ok: true, detail: "chan_sip: chan_sip.so not loaded", data: { loaded: false, manage: false } };
+      const { general } = await this.#read();
+      const lines = valuesOf(general.section, "register").length;
+      const extern = valueOf(general.section, "externaddr") ?? valueOf(general.section, "externip");
+      const manage = lines > 0 || extern !== null;
+      const what = manage ? `${lines} register line(s), externip ${extern ?? "(absent)"}` : "no register line and no externip: nothing to manage";
+      return { ok: true, detail: `chan_sip: chan_sip.so loaded; [general] of ${this.#file}: ${what}`, data: { loaded: true, manage } };
+    });
   }
 
   // --- the whole move ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import { describeFailure, PbxError } from "./errors.js";
 import type { TrunkWatch } from "./registry.js";
 import { asTrunkStatus, waitRegistered } from "./trunk-wait.js";
 import type {
+  DriverUse,
   ExternalAddressData,
   LiveAddressData,
   LiveTrunk,
@@ -487,6 +488,19 @@ export class PjsipPbx extends AmiPbx {
       fail(name, "Unknown", describeFailure(error, this.target, `asking Asterisk to register '${name}' again`).message);
       return -1;
     }
+  }
+
+  // --- in use? ----------------------------------------------------------------------------------------
+
+  inUse(): Promise<PbxResult<DriverUse>> {
+    return this.run("finding whether PJSIP is loaded and used", this.operationTimeoutMs, async (): Promise<Outcome<DriverUse>> => {
+      if (!(await this.moduleLoaded(RELOAD_MODULE))) return { ok: true, detail: `PJSIP: ${RELOAD_MODULE} not loaded`, data: { loaded: false, manage: false } };
+      if (this.config.pjsip) return { ok: true, detail: `PJSIP: ${RELOAD_MODULE} loaded; transport(s) ${this.#transports().join(", ")}`, data: { loaded: true, manage: true } };
+      const names = (await this.#listRegistrations()).map((r) => r.name);
+      if (names.length === 0) return { ok: true, detail: `PJSIP: ${RELOAD_MODULE} loaded, no outbound registration and no asterisk.pjsip section: nothing to manage`, data: { loaded: true, manage: false } };
+      const message = `PJSIP is loaded with outbound registration(s) ${names.join(", ")}, but the config has no asterisk.pjsip section naming the transports whose external address follows the link: add "pjsip": { "transports": [...] } (see wanctl asterisk check)`;
+      return { ok: false, detail: message, data: { loaded: true, manage: false }, error: { kind: "config", message } };
+    });
   }
 
   // --- the whole move ----------------------------------------------------------------------------------

@@ -181,6 +181,16 @@ export interface MoveData {
   readonly unregistered: readonly string[];
 }
 
+// --- which drivers -------------------------------------------------------------------------------------
+
+/** What a driver's `inUse()` found: whether Asterisk runs it, and whether wanctl has anything to manage in it. */
+export interface DriverUse {
+  /** AMI `ModuleCheck` of its module (res_pjsip.so, chan_sip.so) answered Success. */
+  readonly loaded: boolean;
+  /** Loaded, with trunks or an external address wanctl manages. */
+  readonly manage: boolean;
+}
+
 // --- calls and health ----------------------------------------------------------------------------------
 
 export interface ActiveCallsData {
@@ -227,6 +237,12 @@ export interface Pbx {
    * setExternalAddress() followed by registerTrunks()/restoreTrunks() do in two reloads.
    */
   moveTo(address: string, options?: MoveOptions): Promise<PbxResult<MoveData>>;
+  /**
+   * Whether Asterisk has this driver loaded (AMI ModuleCheck) and it has something to manage (PJSIP:
+   * the configured transports; chan_sip: register lines or an externip). Fails when the driver has
+   * trunks that the config gives wanctl no way to move (PJSIP registrations without asterisk.pjsip).
+   */
+  inUse(): Promise<PbxResult<DriverUse>>;
   activeCalls(): Promise<PbxResult<ActiveCallsData>>;
   /** AMI Ping + versions, and ARI's /asterisk/info when configured. */
   health(): Promise<PbxResult<HealthData>>;

@@ -1,4 +1,5 @@
 // `wanctl check-config`: validate the config and say in one line what it will manage.
+import { configuredDrivers } from "../../config/schema/asterisk.js";
 import { sipHosts } from "../../config/schema/dns.js";
 import type { Config } from "../../config/schema/index.js";
 import { commandRunner, type CommandRunner } from "../../system/command.js";
@@ -25,7 +26,8 @@ function summary(config: Config): string {
     parts.push(`SIP domain ${sip.domain}: a name for ${hosts.map((h) => h.link).join(", ")}${srv}`);
   }
   const pbx = config.asterisk;
-  parts.push(pbx ? `Asterisk (${pbx.channelDriver}) via AMI ${pbx.ami.host}:${pbx.ami.port}` : "no Asterisk");
+  const drivers = pbx ? configuredDrivers(pbx) : "auto";
+  parts.push(pbx ? `Asterisk (${drivers === "auto" ? "the SIP drivers it has loaded" : drivers.join(" and ")}) via AMI ${pbx.ami.host}:${pbx.ami.port}` : "no Asterisk");
   const channels = (["email", "slack", "webhook"] as const).filter((c) => config.alerts[c]);
   parts.push(channels.length ? `alerts by ${channels.join(", ")}` : "no alerts");
   parts.push(config.http.enabled ? `metrics and status page on http://${config.http.listen}/${config.http.auth ? " (with auth)" : ""}` : "no metrics or status page");

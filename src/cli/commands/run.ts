@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from "../../config/load.js";
 import { composeDaemon } from "../../daemon/compose.js";
 import { Daemon } from "../../daemon/daemon.js";
 import { InstanceLockedError, lockStateDir, type InstanceLock } from "../../daemon/instance-lock.js";
-import type { Pbx } from "../../asterisk/pbx/index.js";
+import type { OfficePbx } from "../../asterisk/pbx/index.js";
 import { createLogger } from "../../log.js";
 import { opsObservers } from "../../ops/index.js";
 import { commandRunner } from "../../system/command.js";
@@ -39,7 +39,7 @@ export async function runDaemon(file: string, io: CliIo): Promise<ExitCodeValue>
   }
 
   // The PBX of the config in force (a reload builds a new one), for the trunks on the status page.
-  let pbx: Pbx | undefined;
+  let pbx: OfficePbx | undefined;
   const compose = (c: typeof config) => {
     const { pbx: built, ...deps } = composeDaemon(c, logger);
     pbx = built;

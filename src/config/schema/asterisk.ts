@@ -15,7 +15,21 @@ export const asterisk = z
         timeoutMs: milliseconds().default(5000).describe("Time limit of one AMI action."),
       })
       .describe("Asterisk Manager Interface connection."),
-    channelDriver: z.enum(["pjsip", "chan_sip"]).default("pjsip").describe("SIP channel driver in use."),
+    channelDriver: z
+      .union(
+        [
+          z.enum(["auto", "pjsip", "chan_sip"]),
+          z
+            .array(z.enum(["pjsip", "chan_sip"]))
+            .min(1, { error: 'expected at least one driver (or "auto" alone for every driver Asterisk has loaded)' })
+            .refine((list) => new Set(list).size === list.length, { error: "names a driver twice" }),
+        ],
+        { error: 'expected "auto", "pjsip", "chan_sip", or a list of "pjsip" and "chan_sip" such as ["pjsip", "chan_sip"]' },
+      )
+      .default("auto")
+      .describe(
+        'SIP channel drivers whose external address and trunks wanctl manages: "auto" (every driver Asterisk has loaded, found with ModuleCheck, that has trunks or an external address), "pjsip", "chan_sip", or both as ["pjsip", "chan_sip"].',
+      ),
     pjsip: z
       .strictObject({
         configFile: z.string().default("pjsip.conf").describe("File (in Asterisk's config directory) that holds the transports and registrations."),
@@ -26,13 +40,13 @@ export const asterisk = z
           .describe('Outbound registrations to re-register on a switch: "auto" (every one Asterisk lists) or their names.'),
       })
       .optional()
-      .describe("PJSIP settings (channelDriver pjsip)."),
+      .describe("PJSIP settings: the transports whose external address follows the active link (needed whenever PJSIP is managed)."),
     chanSip: z
       .strictObject({
         configFile: z.string().default("sip.conf").describe("File that holds [general] and the register => lines."),
       })
       .optional()
-      .describe("chan_sip settings (channelDriver chan_sip)."),
+      .describe("chan_sip settings (optional: these are the defaults)."),
     shortExpirySeconds: positiveInt()
       .default(120)
       .describe("Registration expiry while the office runs on a backup link, so the ITSP learns a later change quickly."),
@@ -49,3 +63,11 @@ export const asterisk = z
   .describe("The Asterisk PBX.");
 
 export type AsteriskConfig = z.infer<typeof asterisk>;
+
+export type SipDriver = "pjsip" | "chan_sip";
+
+/** The drivers the config names, or "auto" (those Asterisk has loaded and uses, found at run time). */
+export function configuredDrivers(config: Pick<AsteriskConfig, "channelDriver">): readonly SipDriver[] | "auto" {
+  const d = config.channelDriver;
+  return d === "auto" ? "auto" : typeof d === "string" ? [d] : d;
+}

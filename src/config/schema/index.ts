@@ -3,7 +3,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { alerts } from "./alerts.js";
-import { asterisk } from "./asterisk.js";
+import { asterisk, configuredDrivers } from "./asterisk.js";
 import { checkSipReferences, dns } from "./dns.js";
 import { DEFAULT_HTTP_LISTEN, http, isLoopback, parseListen } from "./http.js";
 import { link } from "./links.js";
@@ -111,8 +111,10 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
   if (config.route.backend === "none") checkFollowing(config, ctx);
 
   const pbx = config.asterisk;
-  if (pbx?.channelDriver === "pjsip" && !pbx.pjsip) {
-    ctx.addIssue({ code: "custom", path: ["asterisk"], message: 'channelDriver "pjsip" needs a "pjsip" section naming the transports' });
+  const drivers = pbx ? configuredDrivers(pbx) : "auto";
+  if (pbx && drivers !== "auto" && drivers.includes("pjsip") && !pbx.pjsip) {
+    const named = typeof pbx.channelDriver === "string" ? 'channelDriver "pjsip"' : "channelDriver names pjsip, so it";
+    ctx.addIssue({ code: "custom", path: ["asterisk"], message: `${named} needs a "pjsip" section naming the transports` });
   }
 }
 

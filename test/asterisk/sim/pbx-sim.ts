@@ -61,7 +61,7 @@ export interface PbxSimOptions {
 export type SimLogEntry =
   | ({ kind: "sip" } & SipLogEntry)
   | { kind: "registry"; driver: "PJSIP" | "SIP"; name: string; status: string }
-  | { kind: "ami"; action: string; response: string; message?: string }
+  | { kind: "ami"; action: string; response: string; message?: string; command?: string }
   | { kind: "file"; name: string; written: boolean };
 
 export type RegistrationStatus = "Unregistered" | "Registered" | "Rejected" | "Stopped";
@@ -177,6 +177,7 @@ const AUTHORITY: Record<string, readonly string[]> = {
   pjsipregister: ["system", "reporting"],
   pjsipunregister: ["system", "reporting"],
   sipshowregistry: ["system", "reporting"],
+  modulecheck: ["system"],
 };
 
 const TRANSPORT_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
@@ -286,6 +287,11 @@ export class PbxSimulator {
       pjsipregister: (s, a) => this.#pjsipRegister(s, a),
       pjsipunregister: (s, a) => this.#pjsipUnregister(s, a),
       sipshowregistry: (s, a) => this.#sipShowRegistry(s, a),
+      // manager_modulecheck(): Success with an empty Version (kept for compatibility), or "Module not loaded".
+      modulecheck: (s, a) => {
+        if (!this.#moduleLoaded(a.get("Module"))) return this.#error(s, a, "Module not loaded");
+        this.#reply(s, a, [["Response", "Success"], ...this.#id(a), ["Version", ""]]);
+      },
     };
   }
 
@@ -483,7 +489,13 @@ export class PbxSimulator {
   }
 
   #reply(s: Session, a: ClientAction, pairs: Array<[string, string]>): void {
-    this.#opts.log?.({ kind: "ami", action: a.action, response: pairs[0]?.[1] ?? "", ...(pairs.find(([k]) => k === "Message") ? { message: pairs.find(([k]) => k === "Message")![1] } : {}) });
+    this.#opts.log?.({
+      kind: "ami",
+      action: a.action,
+      response: pairs[0]?.[1] ?? "",
+      ...(pairs.find(([k]) => k === "Message") ? { message: pairs.find(([k]) => k === "Message")![1] } : {}),
+      ...(a.action.toLowerCase() === "command" ? { command: a.get("Command") } : {}),
+    });
     this.#write(s, packet(pairs));
   }
 
@@ -639,6 +651,11 @@ export class PbxSimulator {
     this.#ack(s, a, "Module Reloaded");
     await this.#reloadModule(module);
     this.#event("system", [["Event", "Reload"], ["Module", module === "" ? "All" : module], ["Status", "0"]]);
+  }
+
+  /** ast_module_check(): the module by its name, with or without .so, in any case; an empty name is never loaded. */
+  #moduleLoaded(module: string): boolean {
+    return module !== "" && this.#moduleKnown(module.toLowerCase());
   }
 
   #moduleKnown(module: string): boolean {
