@@ -1,4 +1,5 @@
 // Runs the real `wanctl run` inside the lab's office namespace and reads what it reports.
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
 import type { Lab, LabProcess } from "./index.js";
@@ -8,8 +9,18 @@ export const wanctlBin = fileURLToPath(
   new URL(import.meta.url.includes("/dist/test/") ? "../../src/cli/main.js" : "../../dist/src/cli/main.js", import.meta.url),
 );
 
+/**
+ * The daemon as systemd starts it: node with the flags of the executable's own `#!/usr/bin/env -S
+ * node …` line (they set the memory the benches measure), then the executable.
+ */
+export function wanctlCommand(): string[] {
+  const first = readFileSync(wanctlBin, "utf8").split("\n", 1)[0] ?? "";
+  const flags = /^#!\/usr\/bin\/env -S node((?: \S+)*)$/.exec(first)?.[1]?.trim().split(" ").filter(Boolean) ?? [];
+  return [process.execPath, ...flags, wanctlBin];
+}
+
 export function startDaemon(lab: Lab, configFile: string): LabProcess {
-  return lab.spawn("office", [process.execPath, wanctlBin, "run", "--config", configFile]);
+  return lab.spawn("office", [...wanctlCommand(), "run", "--config", configFile]);
 }
 
 export function currentStatus(stateDir: string): DaemonStatus | undefined {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type ConsoleMessage } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
+import { switchedTo, waitForStatus, wanctlBin, wanctlCommand } from "../lab/daemon-harness.js";
 import type { Lab, LabNode, LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { labConfig } from "../lab/wanctl-config.js";
@@ -93,7 +93,7 @@ describeWithTools("the ops tools", ["prometheus", "chromium", "python3", "system
       writeFileSync(configFile, JSON.stringify(config, null, 2));
       chmodSync(configFile, 0o600);
       // As systemd starts it: a notify socket, and the watchdog on (3 s, fed every second).
-      daemon = lab.spawn("office", [process.execPath, wanctlBin, "run", "--config", configFile], { env: { ...process.env, NOTIFY_SOCKET: socket, WATCHDOG_USEC: "3000000" } });
+      daemon = lab.spawn("office", [...wanctlCommand(), "run", "--config", configFile], { env: { ...process.env, NOTIFY_SOCKET: socket, WATCHDOG_USEC: "3000000" } });
       await waitForStatus(stateDir, "both links up on wan1", (s) => s.active === "wan1" && s.links.every((l) => l.state === "up"), 20_000, daemon);
 
       const promDir = join(dir, "prometheus");

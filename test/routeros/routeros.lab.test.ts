@@ -18,7 +18,7 @@ import { AMI_SECRET, AMI_USER, fixtureConfigFiles } from "../asterisk/sim/harnes
 import { startSimInLab, type LabSim } from "../asterisk/sim/lab.js";
 import { startBind, type Bind } from "../lab/bind.js";
 import { contactFrom, startItsp, type Itsp } from "../lab/kamailio.js";
-import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
+import { switchedTo, waitForStatus, wanctlBin, wanctlCommand } from "../lab/daemon-harness.js";
 import { askPublicAddress, askSource, SERVICES, startEchoServer, type EchoServer, type LabProcess } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
 import { NamespaceWorld } from "./fake-worlds.js";
@@ -238,7 +238,7 @@ describeLab("the RouterOS backend on the lab's office", () => {
             asterisk: { ami: { host: "127.0.0.1", port: 5038, username: AMI_USER, secret: AMI_SECRET }, pjsip: { transports: ["transport-udp"] }, shortExpirySeconds: SHORT },
           },
         );
-        daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+        daemon = lab.spawn("pbx", [...wanctlCommand(), "run", "--config", file]);
         await waitForStatus(stateDir, "both links up, on wan1", (st) => st.active === "wan1" && st.links.every((l) => l.state === "up"), 20_000, daemon);
 
         await lab.cut("wan1");
