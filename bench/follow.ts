@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { asteriskAvailability, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../test/lab/asterisk.js";
 import { startBind, type Bind } from "../test/lab/bind.js";
-import { switchedTo, waitForStatus, wanctlBin } from "../test/lab/daemon-harness.js";
+import { switchedTo, waitForStatus, wanctlCommand } from "../test/lab/daemon-harness.js";
 import { LINK_PLAN, runScriptOnLab, SERVICES, type Lab, type LabProcess } from "../test/lab/index.js";
 import { startItsp, type Itsp } from "../test/lab/kamailio.js";
 import { officeNat } from "../test/lab/self-router.js";
@@ -90,7 +90,7 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
     let file: string;
     ({ file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret })));
     const stateDir = join(dir, "state");
-    daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+    daemon = lab.spawn("pbx", [...wanctlCommand(), "run", "--config", file]);
     const d = daemon;
     await waitForStatus(stateDir, "wanctl sees the office on wan1", (s) => s.active === "wan1" && s.links[0]!.state === "up", 20_000, d);
 

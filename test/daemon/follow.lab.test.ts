@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DaemonStatus } from "../../src/daemon/status-file.js";
 import { asteriskAvailability, startAsterisk, waitTrunksRegistered, type LabAsterisk } from "../lab/asterisk.js";
 import { startBind, type Bind } from "../lab/bind.js";
-import { switchedTo, waitForStatus, wanctlBin } from "../lab/daemon-harness.js";
+import { switchedTo, waitForStatus, wanctlBin, wanctlCommand } from "../lab/daemon-harness.js";
 import { SERVICES, type LabProcess } from "../lab/index.js";
 import { contactFrom, startItsp, type Itsp } from "../lab/kamailio.js";
 import { officeNat } from "../lab/self-router.js";
@@ -70,7 +70,7 @@ describeLab(
       const router = lab.spawn("office", [process.execPath, built("test/lab/self-router.ts"), JSON.stringify({ target: SERVICES.probe1, holdDownMs: 3000, ...options })]);
       await router.waitFor(/"started":"wan1"/, 10_000);
       const { file, stateDir } = config();
-      const daemon = lab.spawn("pbx", [process.execPath, wanctlBin, "run", "--config", file]);
+      const daemon = lab.spawn("pbx", [...wanctlCommand(), "run", "--config", file]);
       await waitForStatus(stateDir, "wanctl sees the office on wan1", (s) => s.active === "wan1" && s.links[0]!.state === "up", 20_000, daemon);
       // Its first run has put Asterisk on wan1 (an earlier test may have left it elsewhere) and ended.
       for (let i = 0; i < 100 && !/external_signaling_address *= *198\.51\.100\.10/.test(asterisk.fileText("pjsip.conf")); i++) await new Promise((r) => setTimeout(r, 100));
