@@ -12,6 +12,7 @@ import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
 import { watchCarrier } from "../wan/carrier.js";
+import { createFollowGateway } from "../wan/route/none.js";
 import { createRouterOsGateway } from "../wan/route/routeros/gateway.js";
 import { dnsStoppedAlert } from "./alerts.js";
 import { BaselineStore } from "./baseline.js";
@@ -27,19 +28,23 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   // --- route.backend "routeros": the router's routes, its /ping probes, its view of each link's
   // public address, and this host's address for wanctl's own requests (src/wan/route/routeros).
   const routerOs = config.route.backend === "routeros" ? createRouterOsGateway(config) : undefined;
+  // --- route.backend "none": the router switches by itself; the office's egress address says where
+  // it is (src/wan/egress.ts), and wanctl's requests follow the router's default route.
+  const follow = config.route.backend === "none" ? createFollowGateway(config) : undefined;
   const linux =
     config.route.backend === "linux"
       ? new LinuxRouteBackend({ links: config.links, run: commandRunner(), tableBase: config.route.tableBase })
       : undefined;
-  const route = routerOs?.route ?? linux!;
-  const sources = routerOs ? { sourceAddress: () => routerOs.sourceAddress() } : linux!;
+  const route = routerOs?.route ?? follow?.route ?? linux!;
+  const sources = routerOs ? { sourceAddress: () => routerOs.sourceAddress() } : follow ? { sourceAddress: () => follow.sourceAddress() } : linux!;
   const learn = async (name: string) => {
     if (routerOs) return routerOs.publicAddress(name);
+    if (follow) return follow.publicAddress(name);
     const link = config.links.find((l) => l.name === name)!;
     const sourceAddress = await linux!.sourceAddress(link);
     return learnPublicIp(link, { name, interface: link.interface, sourceAddress });
   };
-  // --- end of route.backend "routeros"
+  // --- end of route.backend "routeros" and "none"
 
   const publicAddress = async (name: string) => {
     const learned = await learn(name);
@@ -59,13 +64,26 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
     logger,
     secrets,
     makeProbes: (link) => (routerOs ? routerOs.makeProbes(link, timing) : createProbes(config.monitor.targets, link, timing)),
+    ...(follow
+      ? {
+          watchEgress: (onSample: Parameters<typeof follow.watchEgress>[0]) =>
+            follow.watchEgress(
+              onSample,
+              (sample, inARow) => {
+                // Said once per streak: the status says the rest once downAfter is reached.
+                if (inARow === 1) logger.warn({ egress: sample.detail }, `no answer about the office's egress: ${sample.detail}`);
+              },
+              (error) => logger.error({ err: (error as Error).stack }, `following the egress failed: ${(error as Error).message}`),
+            ),
+        }
+      : {}),
     // The links' interfaces are this host's only with the Linux backend.
     ...(linux ? { watchCarrier } : {}),
     ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
     ...(pbx ? { pbx, activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null } : {}),
     ...(pbx || routerOs ? { close: async () => void (await Promise.all([pbx?.close(), routerOs?.close()])) } : {}),
     steps: {
-      flushConntrack: config.route.flushConntrack,
+      flushConntrack: config.route.backend !== "none" && config.route.flushConntrack,
       publicAddress,
       ...(updateDns ? { updateDns } : {}),
       ...(pbx && asterisk
@@ -75,6 +93,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
               baseline: new BaselineStore(config.stateDir),
               shortExpirySeconds: asterisk.shortExpirySeconds,
               trunksTimeoutMs: asterisk.registerTimeoutMs + AMI_ROUND_TRIPS * asterisk.ami.timeoutMs,
+              ...(follow ? { primeFirst: true } : {}),
             },
           }
         : {}),

@@ -17,6 +17,8 @@ export interface PbxSteps {
   trunksTimeoutMs: number;
   /** The trunks' own settings and the transports' on the primary, per driver (baseline.ts). */
   baseline: BaselineStore;
+  /** After a switch, a first packet on each trunk's flow before the move (route.backend "none": the router's NAT is not wanctl's to flush). */
+  primeFirst?: boolean;
 }
 
 export interface ConvergeAdapters {
@@ -53,6 +55,13 @@ const PUBLIC_IP_TIMEOUT_MS = 10_000;
 const CONNTRACK_TIMEOUT_MS = 10_000;
 const DNS_TIMEOUT_MS = 30_000;
 export const ROUTE_STEP_TIMEOUT_MS = 15_000;
+
+/**
+ * Why a trunk stays unregistered after a switch of a router that wanctl follows, most of the time:
+ * the router still translates the trunk's flow to the link it left, and wanctl cannot clear that.
+ */
+export const STALE_NAT_ON_ROUTER =
+  "likely cause: a stale NAT entry on the router for the trunk's UDP 5060 flow (it still leaves with the address of the link the router left, and that ISP drops it); wanctl cannot clear the router's connection tracking: make the router flush its UDP connections when it changes WAN (see the README, route.backend \"none\")";
 
 export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { steps: PipelineStep<RunContext>[]; context: RunContext } {
   const steps: PipelineStep<RunContext>[] = [];
@@ -108,7 +117,7 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
         timeoutMs: 1_000,
         run: async (context) => {
           const { ok, detail, changed } = context.pbx!.trunks;
-          if (!ok) throw new Error(detail);
+          if (!ok) throw new Error(adapters.route.follows && context.run.afterSwitch && /not Registered within/.test(detail) ? `${detail}; ${STALE_NAT_ON_ROUTER}` : detail);
           return { detail, changed };
         },
       },
@@ -176,7 +185,9 @@ async function convergeDriver(pbx: Pbx, steps: PbxSteps, context: RunContext): P
   const unregistered = observed.live.filter((t) => t.status !== "Registered").map((t) => `${t.name} ${t.status}`);
 
   if (context.run.afterSwitch || addressOff.length || drift.length) {
-    const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short } : { restore: wanted });
+    // Following a router: its NAT may still map the trunks' flow to the link it left (converge.ts has no say there).
+    const prime = context.run.afterSwitch && steps.primeFirst ? { primeFirst: true } : {};
+    const moved = await pbx.moveTo(address, wanted === "short" ? { shortExpirySeconds: short, ...prime } : { restore: wanted, ...prime });
     const data = moved.data;
     if (!data) return failedOutcome(moved.detail);
     // On the primary, what the transports held before an unchanged move is the primary's own setting.

@@ -259,6 +259,10 @@ export class Daemon {
   /** The monitors, the call counter, the drill schedule and the address check: what a reload rebuilds. */
   private startWatching(): void {
     for (const problem of this.deps.problems ?? []) this.problem(`host:${problem}`, problem);
+    if (this.config.drills.schedule) {
+      // Scheduled drills run in the daemon's own time zone, paused while another is running.
+      this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
+    }
     if (this.deps.watchEgress) {
       // The router decides; wanctl follows what it sees of the office's traffic.
       this.egress = this.deps.watchEgress((sample) => this.onEgress(sample));
@@ -280,10 +284,6 @@ export class Daemon {
       monitor.start();
       return monitor;
     });
-    if (this.config.drills.schedule) {
-      // Scheduled drills run in the daemon's own time zone, paused while another is running.
-      this.drillSchedule = new Cron(this.config.drills.schedule, { protect: true }, () => void this.drill().catch(() => undefined));
-    }
     this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
     this.carrier = this.deps.watchCarrier?.(
       this.config.links.map((l) => l.interface),
@@ -496,6 +496,7 @@ export class Daemon {
    */
   private onEgress(sample: EgressSample): void {
     const at = this.now();
+    this.observe.egress(sample, at);
     if (sample.link === null) {
       if (sample.address === null) {
         for (const l of this.config.links) {

@@ -2,6 +2,7 @@
 // narrow interface, so that they follow the daemon without reaching into it. Observers only
 // watch: they never change what the daemon does, and one that throws never disturbs it.
 import type { Logger } from "../log.js";
+import type { EgressSample } from "../wan/egress.js";
 import type { LinkHealth } from "../wan/health.js";
 import type { ProbeResult } from "../wan/probes/types.js";
 import type { DrillReport } from "./lifecycle.js";
@@ -14,6 +15,8 @@ export type SwitchOrigin = "decision" | "drill" | "repair";
 export interface DaemonObserver {
   /** Every probe round of a link, with the link's health after it (the probe loop: feed the watchdog from here). */
   round?(link: string, results: readonly ProbeResult[], health: LinkHealth, at: number): void;
+  /** Every look at the office's egress where wanctl follows a router (route.backend "none"): its loop, as `round` is the probes'. */
+  egress?(sample: EgressSample, at: number): void;
   /** Every finished switch: failover, failback, manual, each leg of a drill, and repair runs. */
   switched?(report: FailoverReport, origin: SwitchOrigin): void;
   /** A finished (or refused) drill. */
@@ -46,5 +49,5 @@ export function fanOut(observers: readonly DaemonObserver[], logger: Logger): Re
     complained.add(event);
     logger.error({ err: (error as Error).stack }, `an observer failed on ${event}: ${(error as Error).message}`);
   };
-  return { round: guarded("round"), switched: guarded("switched"), drilled: guarded("drilled"), status: guarded("status"), stopping: guarded("stopping") };
+  return { round: guarded("round"), egress: guarded("egress"), switched: guarded("switched"), drilled: guarded("drilled"), status: guarded("status"), stopping: guarded("stopping") };
 }

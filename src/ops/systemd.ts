@@ -103,6 +103,23 @@ export class SystemdNotifier implements DaemonObserver {
     }
   }
 
+  /**
+   * Following a router (route.backend "none") there are no probe rounds: the egress watch's loop
+   * is what must keep moving. Its first sample is the verdict (the router's link is known, or that
+   * there is no way out); every sample feeds the watchdog.
+   */
+  egress(): void {
+    if (!this.ready) {
+      this.ready = true;
+      this.queue({ READY: "1" });
+    }
+    const { watchdogMs } = this.options;
+    if (watchdogMs !== undefined && this.now() - this.lastFeed >= watchdogMs / 3) {
+      this.lastFeed = this.now();
+      this.queue({ WATCHDOG: "1" });
+    }
+  }
+
   private judged(link: string, health: LinkHealth | undefined): boolean {
     if (health && health.state !== "unknown") this.verdicts.add(link);
     return this.verdicts.has(link) || (this.rounds.get(link) ?? 0) >= this.options.judgedAfterRounds;

@@ -305,6 +305,14 @@ describe("the whole move (moveTo): one change, one reload, the old binding remov
     expect(sim.fileText("pjsip.conf")).toContain("max_random_initial_delay = 1");
   });
 
+  it("PJSIP, following a router (primeFirst): one PJSIPQualify of the trunk's endpoint is the first packet of its flow, before the un-REGISTER", async () => {
+    const actions: string[] = [];
+    const { pbx } = await setup({ simLog: (e) => void (e.kind === "ami" && actions.push(e.action)) });
+    const r = await pbx.moveTo("203.0.113.10", { shortExpirySeconds: 120, primeFirst: true });
+    expect(r.ok, r.detail).toBe(true);
+    expect(actions.filter((a) => ["PJSIPQualify", "PJSIPUnregister", "UpdateConfig", "Reload"].includes(a))).toEqual(["PJSIPQualify", "PJSIPUnregister", "UpdateConfig", "Reload"]);
+  });
+
   it("PJSIP: already on the address (a repeated step), nothing is unregistered and the trunks register once more", async () => {
     const actions: string[] = [];
     const { pbx } = await setup({ simLog: (e) => void (e.kind === "ami" && actions.push(e.action)) });

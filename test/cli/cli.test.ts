@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
 import { readPin } from "../../src/daemon/pin.js";
@@ -82,6 +83,13 @@ describe("wanctl CLI", () => {
     const wrong = await cli(["use", "wan9", "-c", file]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('no link named "wan9" (configured: wan1, wan2)');
+  });
+
+  test("use <link> where wanctl follows a router (route.backend none) is a usage error that says who chooses", async () => {
+    const file = writeTemp("follow.json", readFileSync(new URL("../../config.follow.example.json", import.meta.url), "utf8").replace("/var/lib/wanctl", tempDir()));
+    const r = await cli(["use", "wan2", "-c", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('wanctl use: route.backend is "none": the router chooses the link and wanctl follows it; choose the link on the router');
   });
 
   test.each(["run", "status", "test", "auto"])("%s with a broken config exits 2", async (name) => {

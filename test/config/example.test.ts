@@ -32,8 +32,8 @@ function exampleKeys(value: unknown, into = new Set<string>()): Set<string> {
   return into;
 }
 
-describe("config.example.json and config.routeros.example.json", () => {
-  const files = ["config.example.json", "config.routeros.example.json"].map((name) => new URL(name, root).pathname);
+describe("config.example.json, config.routeros.example.json and config.follow.example.json", () => {
+  const files = ["config.example.json", "config.routeros.example.json", "config.follow.example.json"].map((name) => new URL(name, root).pathname);
 
   test.each(files)("%s is valid", (file) => {
     expect(() => loadConfig(file, {})).not.toThrow();

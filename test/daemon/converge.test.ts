@@ -130,11 +130,12 @@ class MemoryPbx {
 
 const ADDRESSES: Record<string, string> = { wan1: "198.51.100.10", wan2: "203.0.113.10" };
 
-function setUp(options: { flush?: () => Promise<number>; drivers?: PbxDriver[]; detect?: boolean } = {}) {
+function setUp(options: { flush?: () => Promise<number>; drivers?: PbxDriver[]; detect?: boolean; follows?: boolean } = {}) {
   const stateDir = tempDir();
   const memories = (options.drivers ?? ["pjsip"]).map((d) => new MemoryPbx(stateDir, d));
   const memory = memories[0]!;
   const route: RouteBackend = {
+    ...(options.follows ? { follows: true } : {}),
     activeLink: async () => "wan1",
     prepareLink: async () => "198.51.100.10",
     activate: async (link) => ({ active: link, durationMs: 1 }),
@@ -246,6 +247,35 @@ describe("the trunks step converges", () => {
     expect(flushed).toBe(0);
     await run("wan1", { cause: "switch", afterSwitch: true });
     expect(flushed).toBe(1);
+  });
+});
+
+describe("following a router that switches by itself (route.backend none)", () => {
+  const unanswered = (memory: MemoryPbx) => {
+    const move = memory.pbx.moveTo;
+    Object.assign(memory.pbx, {
+      moveTo: async (...args: Parameters<Pbx["moveTo"]>) => {
+        const moved = await move(...args);
+        return { ...moved, data: { ...moved.data!, trunksPart: { ok: false, detail: "itsp not Registered within 15000 ms (no Registry event for it)" } } };
+      },
+    });
+  };
+
+  test("a trunk left unregistered after a followed switch is a failed step that names the stale NAT entry on the router", async () => {
+    const { memory, run } = setUp({ follows: true });
+    unanswered(memory);
+    const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(steps.trunks!.ok).toBe(false);
+    expect(steps.trunks!.detail).toBe(
+      'itsp not Registered within 15000 ms (no Registry event for it); likely cause: a stale NAT entry on the router for the trunk\'s UDP 5060 flow (it still leaves with the address of the link the router left, and that ISP drops it); wanctl cannot clear the router\'s connection tracking: make the router flush its UDP connections when it changes WAN (see the README, route.backend "none")',
+    );
+  });
+
+  test("wanctl's own switch has no such guess: it flushed the flows itself", async () => {
+    const { memory, run } = setUp();
+    unanswered(memory);
+    const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(steps.trunks!.detail).toBe("itsp not Registered within 15000 ms (no Registry event for it)");
   });
 });
 

@@ -81,6 +81,17 @@ describe("systemd notify", () => {
     expect(feeds()).toBe(4);
   });
 
+  test("following a router (route.backend none): the first egress sample makes it ready, and the egress loop feeds the watchdog", async () => {
+    const { sent, clock, notifier, settle } = recording({ watchdogMs: 30_000 });
+    for (; clock.now <= 25_000; clock.now += 1_000) notifier.egress(), await settle();
+    expect(sent.filter((f) => f.READY === "1")).toHaveLength(1);
+    expect(sent.filter((f) => f.WATCHDOG === "1")).toHaveLength(2); // at 10 s and 20 s
+    // The loop hangs: nothing feeds it any more.
+    clock.now = 90_000;
+    await settle();
+    expect(sent.filter((f) => f.WATCHDOG === "1")).toHaveLength(2);
+  });
+
   test("messages that come while one is being sent are merged into the next, in order", async () => {
     const sent: Record<string, string>[] = [];
     let release: () => void = () => undefined;

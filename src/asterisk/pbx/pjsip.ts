@@ -528,6 +528,7 @@ export class PjsipPbx extends AmiPbx {
         //    still gives the old Contact.
         const live = await this.#liveTransports(addressPart.names);
         const moving = this.#mismatches(addressPart, live).length > 0;
+        if (moving && options.primeFirst) await this.#prime(sections, [...watches.keys()]);
         const unregistered = moving ? await this.#unregisterOld(trunks, watches) : [];
         // 2. One change of the file, one reload: the address, and the expiry of every trunk.
         const plan: ChangePlan = { actions: [...addressPlan.actions, ...trunksPlan.actions], summary: [...addressPlan.summary, ...trunksPlan.summary] };
@@ -566,6 +567,23 @@ export class PjsipPbx extends AmiPbx {
         for (const w of watches.values()) w.close();
       }
     });
+  }
+
+  /**
+   * One OPTIONS from each trunk's endpoint (PJSIPQualify, acknowledged once the request is sent) as
+   * the first packet of the trunk's flow after a router's own switch. A MASQUERADE router drops the
+   * packet that meets the mapping its switch made stale (and forgets the mapping): let that be this
+   * one, not the un-REGISTER, whose retransmission would come half a second later. The endpoint is
+   * the registration's `endpoint`, else the section of the registration's name. Best effort.
+   */
+  async #prime(sections: readonly ConfigSection[], registrations: readonly string[]): Promise<void> {
+    const endpoints = new Set(
+      registrations.map((name) => {
+        const reg = sections.find((s) => !s.template && s.name === name && valueOf(s, "type")?.trim() === "registration");
+        return (reg && valueOf(reg, "endpoint")?.trim()) || name;
+      }),
+    );
+    await Promise.all([...endpoints].map((endpoint) => this.client.action("PJSIPQualify", { Endpoint: endpoint }).catch(() => undefined)));
   }
 
   /**

@@ -153,6 +153,12 @@ export interface MoveOptions {
   readonly shortExpirySeconds?: number;
   /** Back on the primary link: the trunks' own settings are put back. */
   readonly restore?: SavedTrunkSettings;
+  /**
+   * The route moved on a router that wanctl only follows, whose NAT may still map the trunks' flow
+   * to the link it left: each trunk's endpoint sends one OPTIONS first (PJSIP), so that the packet
+   * that meets that mapping is not the un-REGISTER.
+   */
+  readonly primeFirst?: boolean;
 }
 
 /** One half of a move, for a report that shows the address and the trunks apart. */

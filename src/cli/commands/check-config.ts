@@ -11,10 +11,12 @@ import { loadConfigForCommand } from "./load.js";
 function summary(config: Config): string {
   const parts = [
     `${config.links.length} links (${[...config.links].sort((a, b) => a.priority - b.priority).map((l) => l.name).join(" > ")})`,
-    `${config.monitor.targets.length} probe target${config.monitor.targets.length === 1 ? "" : "s"}`,
+    ...(config.route.backend === "none" ? [] : [`${config.monitor.targets.length} probe target${config.monitor.targets.length === 1 ? "" : "s"}`]),
     config.route.backend === "routeros"
       ? `routes on the MikroTik ${config.route.router.host}:${config.route.router.port} (${config.route.router.transport}, routes marked ${config.route.markPrefix}<link>)`
-      : "routes on this host",
+      : config.route.backend === "none"
+        ? `following a router that switches by itself (its egress seen by ${config.route.egress.method === "stun" ? "STUN" : "HTTP echo"} every ${config.route.egress.intervalMs} ms)`
+        : "routes on this host",
     `${config.dns.records.length} DNS record${config.dns.records.length === 1 ? "" : "s"}`,
   ];
   const sip = config.dns.sip;

@@ -7,11 +7,12 @@ import { officeAddresses } from "../../daemon/dns-step.js";
 import { commandRunner } from "../../system/command.js";
 import { learnPublicIp, type PublicIpResult } from "../../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../../wan/route/linux.js";
+import { createFollowGateway } from "../../wan/route/none.js";
 import { createRouterOsGateway } from "../../wan/route/routeros/gateway.js";
 import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 
-/** What these commands need of the gateway, Linux or RouterOS. */
+/** What these commands need of the gateway: Linux, RouterOS, or a router followed (route.backend "none"). */
 interface Gateway {
   activeLink(): Promise<string | undefined>;
   /** A link's public address, learned through that link. */
@@ -25,6 +26,10 @@ function gatewayOf(config: Config, io: CliIo): Gateway {
   if (config.route.backend === "routeros") {
     const g = createRouterOsGateway(config, { env: io.env });
     return { activeLink: () => g.route.activeLink(), learn: (name) => g.publicAddress(name), sourceAddress: () => g.sourceAddress(), close: () => g.close() };
+  }
+  if (config.route.backend === "none") {
+    const g = createFollowGateway(config);
+    return { activeLink: () => g.route.activeLink(), learn: (name) => g.publicAddress(name), sourceAddress: () => g.sourceAddress(), close: async () => undefined };
   }
   const route = new LinuxRouteBackend({ links: config.links, run: commandRunner(), tableBase: config.route.tableBase });
   return {

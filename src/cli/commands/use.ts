@@ -5,6 +5,9 @@ import { CliError, ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 
 export function pinLink(config: Config, link: string, io: CliIo): ExitCodeValue {
+  if (config.route.backend === "none") {
+    throw new CliError('wanctl use: route.backend is "none": the router chooses the link and wanctl follows it; choose the link on the router', ExitCode.usage);
+  }
   if (!config.links.some((l) => l.name === link)) {
     throw new CliError(`wanctl use: no link named "${link}" (configured: ${config.links.map((l) => l.name).join(", ")})`, ExitCode.usage);
   }

@@ -8,7 +8,7 @@ import { checkSipReferences, dns } from "./dns.js";
 import { DEFAULT_HTTP_LISTEN, http, isLoopback, parseListen } from "./http.js";
 import { link } from "./links.js";
 import { monitor } from "./monitor.js";
-import { failover, route } from "./routing.js";
+import { failover, parseBlock, route } from "./routing.js";
 
 const drills = z
   .strictObject({
@@ -35,7 +35,8 @@ const configObject = z
     stateDir: z.string().default("/var/lib/wanctl").describe("Directory for wanctl's state (active link, last report, pending restores)."),
     log,
     links: z.array(link).min(2, { error: "wanctl needs at least two links to fail over between" }).describe("The office's Internet links."),
-    monitor,
+    // Left out with route.backend "none" (the router probes its links); the others say what they miss.
+    monitor: monitor.prefault({}),
     failover: failover.default({ holdDownSeconds: 180, waitForIdleCalls: false, maxCallWaitSeconds: 900 }),
     route,
     dns: dns.default({ providers: [], records: [] }),
@@ -87,7 +88,9 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
 
   checkSipReferences(config, (path, message) => ctx.addIssue({ code: "custom", path, message }));
 
-  if (config.monitor.quorum > config.monitor.targets.length) {
+  if (config.route.backend !== "none" && config.monitor.targets.length === 0) {
+    ctx.addIssue({ code: "custom", path: ["monitor", "targets"], message: `route.backend "${config.route.backend}" probes every link: give at least one target (four are recommended)` });
+  } else if (config.monitor.targets.length > 0 && config.monitor.quorum > config.monitor.targets.length) {
     ctx.addIssue({
       code: "custom",
       path: ["monitor", "quorum"],
@@ -105,6 +108,7 @@ function checkReferences(config: Config, ctx: z.RefinementCtx): void {
   }
 
   if (config.route.backend === "routeros") checkRouterOs(config, ctx);
+  if (config.route.backend === "none") checkFollowing(config, ctx);
 
   const pbx = config.asterisk;
   const drivers = pbx ? configuredDrivers(pbx) : "auto";
@@ -131,4 +135,56 @@ function checkRouterOs(config: Config, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: "custom", path: ["links", i, "publicIp", "method"], message: 'route.backend "routeros": the router cannot ask STUN; use "http" (the router fetches the echo through the link), "interface" or "static"' });
     }
   });
+}
+
+/**
+ * What route.backend "none" asks of the rest of the config. wanctl sees only the address the
+ * office's traffic leaves with, through the default route: each link must be recognisable by its
+ * addresses, none of which may be another's, and no link's address can be learned through it.
+ */
+function checkFollowing(config: Config, ctx: z.RefinementCtx): void {
+  if (config.route.backend !== "none") return;
+  const route = config.route;
+  const names = config.links.map((l) => l.name);
+  for (const name of Object.keys(route.links)) {
+    if (!names.includes(name)) ctx.addIssue({ code: "custom", path: ["route", "links", name], message: `no link named ${JSON.stringify(name)} (links: ${names.join(", ")})` });
+  }
+  if (config.monitor.targets.length > 0) {
+    ctx.addIssue({ code: "custom", path: ["monitor", "targets"], message: 'route.backend "none" follows the router, which probes its links itself: leave monitor.targets out' });
+  }
+  const owned: { link: string; text: string; block: { base: number; bits: number } }[] = [];
+  config.links.forEach((link, i) => {
+    const method = link.publicIp.method;
+    if (method === "http" || method === "stun") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["links", i, "publicIp", "method"],
+        message: `route.backend "none": wanctl follows the router and can only ask through the default route, so ${link.name}'s address cannot be learned through ${link.name} ("${method}"): give it as {"method": "static", "address": ...}, or list the addresses its traffic leaves with in route.links.${link.name}.addresses`,
+      });
+    }
+    const listed = route.links[link.name]?.addresses ?? [];
+    const texts = [...(link.publicIp.method === "static" ? [link.publicIp.address] : []), ...listed];
+    if (texts.length === 0 && method !== "http" && method !== "stun") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["links", i, "publicIp"],
+        message: `route.backend "none": nothing tells that the office's traffic leaves by ${link.name}: give its public address ({"method": "static", "address": ...}) or route.links.${link.name}.addresses (addresses or CIDR blocks)`,
+      });
+    }
+    for (const text of texts) {
+      const block = parseBlock(text);
+      if (!block) continue; // said at its own path
+      const clash = owned.find((o) => o.link !== link.name && overlap(o.block, block));
+      if (clash) {
+        ctx.addIssue({ code: "custom", path: ["route", "links", link.name, "addresses"], message: `${text} of ${link.name} overlaps ${clash.text} of ${clash.link}: an address seen must name one link` });
+      }
+      owned.push({ link: link.name, text, block });
+    }
+  });
+}
+
+function overlap(a: { base: number; bits: number }, b: { base: number; bits: number }): boolean {
+  const bits = Math.min(a.bits, b.bits);
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
 }

@@ -24,8 +24,8 @@ export const monitor = z
   .strictObject({
     targets: z
       .array(target)
-      .min(1)
-      .describe("Probe targets; every link probes all of them, each probe leaving through the link it tests."),
+      .default([])
+      .describe('Probe targets; every link probes all of them, each probe leaving through the link it tests. At least one, except with route.backend "none" (the router probes its links).'),
     intervalMs: milliseconds().default(250).describe("Time between probe rounds of a link."),
     timeoutMs: milliseconds().default(250).describe("A probe without an answer after this long is lost (raise it for a link whose round trip can exceed it: satellite, a congested LTE uplink)."),
     quorum: positiveInt().default(1).describe("A round passes when at least this many targets answer."),

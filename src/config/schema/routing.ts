@@ -1,7 +1,7 @@
 // Failover policy and the backend that moves the default route.
 import { z } from "zod";
 import { normalizeFingerprint } from "../../wan/route/routeros/client.js";
-import { host, milliseconds, port, seconds, secret } from "./common.js";
+import { host, httpUrl, milliseconds, port, positiveInt, seconds, secret } from "./common.js";
 
 export const failover = z
   .strictObject({
@@ -130,12 +130,79 @@ const routeros = z
     if (r.standbyDistance <= r.activeDistance) ctx.addIssue({ code: "custom", path: ["standbyDistance"], message: `must be more than activeDistance (${r.activeDistance}), or the standby routes could win` });
   });
 
+/** An IPv4 address or block: "203.0.113.10" or "203.0.113.0/24". */
+const addressBlock = () =>
+  z.string().refine((v) => parseBlock(v) !== null, { error: "expected an IPv4 address or a CIDR block such as 203.0.113.0/24" });
+
+/** The block's first address and prefix length, or null when `text` is not one. */
+export function parseBlock(text: string): { base: number; bits: number } | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
+  if (!m) return null;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = m[5] === undefined ? 32 : Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return null;
+  const n = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return { base: (n & mask) >>> 0, bits };
+}
+
+// How often and how patiently the office's egress is looked at; common to both methods.
+const egressTiming = {
+  intervalMs: milliseconds()
+    .max(10_000, { error: "at most 10000 ms: the looks are what feeds the systemd watchdog, and how soon a switch is seen" })
+    .default(500)
+    .describe("One look at the office's public address this often (one STUN request, or one echo request, through the default route): a switch of the router's is seen within this (plus a round trip)."),
+  timeoutMs: milliseconds().default(500).describe("A look that gets no answer within this long has failed (the next source is tried)."),
+  downAfter: positiveInt()
+    .default(3)
+    .describe("Failed looks in a row after which the office is said to have no way out (shown as the active link down); from then on the looks back off, up to 4 intervals."),
+};
+
+const egress = z
+  .discriminatedUnion("method", [
+    z.strictObject({
+      method: z.literal("stun"),
+      servers: z
+        .array(z.strictObject({ host: host().describe("STUN server."), port: port().default(3478).describe("STUN port.") }))
+        .min(1)
+        .describe("STUN servers (RFC 5389 Binding request), asked one at a time: the next only when one fails."),
+      ...egressTiming,
+    }),
+    z.strictObject({
+      method: z.literal("http"),
+      urls: z
+        .array(httpUrl())
+        .min(1)
+        .describe("IP echo services that answer with the caller's address (plain text or {\"ip\": ...}), asked one at a time: the next only when one fails. Ask only your own at a short interval."),
+      ...egressTiming,
+    }),
+  ])
+  .describe("How wanctl sees which link carries the office: the public address its traffic leaves with, through the default route (the router's choice).");
+
+const followedLink = z.strictObject({
+  addresses: z
+    .array(addressBlock())
+    .min(1)
+    .describe('The public addresses the office\'s traffic can leave with through this link: addresses or CIDR blocks, e.g. ["203.0.113.0/24"] for an ISP whose carrier NAT hands out any address of that block.'),
+});
+
+const none = z.strictObject({
+  backend: z.literal("none").describe("A router that switches by itself: wanctl (on the PBX host) owns no routes, sees the router's switch in the office's public address, and follows it (public-ip, DNS, Asterisk, trunks)."),
+  egress,
+  links: z
+    .record(z.string(), followedLink)
+    .default({})
+    .describe('Per link (by name): the addresses its traffic leaves with, when its publicIp is not "static" (a dynamic address, carrier NAT), e.g. {"wan2": {"addresses": ["203.0.113.0/24"]}}.'),
+});
+
 export const route = z
-  .discriminatedUnion("backend", [linux, routeros])
+  .discriminatedUnion("backend", [linux, routeros, none])
   .default({ backend: "linux", flushConntrack: true, tableBase: 4200 })
   .describe("How the active link is changed.");
 
 export type FailoverConfig = z.infer<typeof failover>;
 export type RouteConfig = z.infer<typeof route>;
 export type RouterOsRouteConfig = Extract<RouteConfig, { backend: "routeros" }>;
+export type NoneRouteConfig = Extract<RouteConfig, { backend: "none" }>;
+export type EgressConfig = NoneRouteConfig["egress"];
 export type RouterConnectionConfig = RouterOsRouteConfig["router"];
