@@ -12,6 +12,7 @@ import { currentStatus, linkState, startDaemon, routeChangedAt, switchedTo, wait
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import { startEchoJitter } from "../test/lab/echo-jitter.js";
 import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
+import { percentile, say, sleep } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -25,17 +26,8 @@ const soakSeconds = Math.max(1, Math.min(3600, Number(values["soak-seconds"])));
 const cpuWindowSeconds = Math.max(5, Math.min(600, Number(values["cpu-seconds"])));
 
 const LOSS_EACH_WAY_FOR_20_PCT = 100 * (1 - Math.sqrt(0.8));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? NaN;
-}
 
-function say(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
 
 async function withDaemon<T>(lab: Lab, config: ConfigInput, work: (stateDir: string, daemon: LabProcess) => Promise<T>): Promise<T> {
   const { file, dir } = writeLabConfig(config);

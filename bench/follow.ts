@@ -21,6 +21,7 @@ import { officeNat } from "../test/lab/self-router.js";
 import { labFollowConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import type { DaemonStatus } from "../src/daemon/status-file.js";
 import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
+import { percentile, say, sleep, until } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -36,24 +37,8 @@ const cpuWindowSeconds = Math.max(5, Math.min(600, Number(values["cpu-seconds"])
 const WAN1 = LINK_PLAN.wan1.publicAddress;
 const WAN2 = LINK_PLAN.wan2.publicAddress;
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const say = (text: string): void => void process.stdout.write(`${text}\n`);
 
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
 
-/** Poll `find` until it returns a value; bounded by `timeoutMs`. */
-async function until<T>(what: string, find: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = find();
-    if (found !== undefined) return found;
-    await sleep(20);
-  }
-  throw new Error(`bench: gave up waiting for ${what}`);
-}
 
 /** The router's switches to `link` at or after `since` (its own clock: this machine's). */
 const routerSwitch = (router: LabProcess, link: string, since: number) =>
