@@ -339,7 +339,7 @@ describe("following a router that switches by itself (route.backend none)", () =
       makeProbes: () => {
         throw new Error("no probes when following a router");
       },
-      watchEgress: (onSample) => ((egress = onSample), { stop: async () => undefined }),
+      watchEgress: (onSample) => ((egress = onSample), { lookNow: () => undefined, stop: async () => undefined }),
       alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
       steps: {
         publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "egress" }),

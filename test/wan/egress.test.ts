@@ -130,6 +130,31 @@ describe("the watch", () => {
     await advance(500);
     expect(sources.asked.length).toBe(asked);
   });
+  test("lookNow looks at once, also in the middle of a backed-off wait, and the pace goes on from there", async () => {
+    vi.useFakeTimers();
+    let clock = 0;
+    const sources = fakeSources({ [A]: new Error("no answer"), [B]: new Error("no answer") });
+    const c = config();
+    if (c.route.backend !== "none") throw new Error("not a follow config");
+    const looker = new EgressLooker(c.route.egress, linkAddressBlocks(c.links, c.route.links), { ask: sources.ask, now: () => clock, random: () => 1 });
+    const advance = async (ms: number) => {
+      for (let i = 0; i < ms / 10; i++) {
+        clock += 10;
+        await vi.advanceTimersByTimeAsync(10);
+      }
+    };
+    const samples: EgressSample[] = [];
+    const watch = looker.watch((s) => samples.push(s));
+    await advance(650); // looks at 0, 100, 200 (said), 300, 500; the next would be at 900
+    expect(samples.length).toBe(3);
+    sources.answers[B] = "203.0.113.10";
+    watch.lookNow();
+    await advance(10);
+    expect(samples.at(-1)).toMatchObject({ link: "wan2" });
+    await advance(100);
+    expect(samples.map((s) => s.link).slice(-2)).toEqual(["wan2", "wan2"]); // one interval later, not four
+    await watch.stop();
+  });
 });
 
 describe("the backend (route.backend none)", () => {
