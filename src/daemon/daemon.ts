@@ -524,14 +524,15 @@ export class Daemon {
 
   /** The way out through the router changed (the host's address, its default route): the gateway's probes are built anew. */
   private async followGatewayPath(): Promise<void> {
-    const bound = this.gatewayBound;
+    const { gatewayBound: bound, gatewayMonitor: monitor } = this;
     const path = this.deps.gatewayPath;
-    if (!bound || !path || !this.gatewayMonitor) return;
+    if (!bound || !path || !monitor) return;
     const now = await path().catch(() => undefined); // no way at all: the probes say so
     if (!now || (now.interface === bound.interface && now.sourceAddress === bound.sourceAddress)) return;
     this.deps.logger.warn({ was: bound, now }, `the way out through the router changed from ${bound.interface} ${bound.sourceAddress} to ${now.interface} ${now.sourceAddress}: probing it anew`);
+    if (this.gatewayMonitor !== monitor) return; // stopped meanwhile (a reload)
     this.gatewayBound = undefined;
-    await this.gatewayMonitor.rebuild();
+    await monitor.rebuild();
   }
 
   /**
@@ -554,7 +555,7 @@ export class Daemon {
       this.deps.alerts?.enqueue(gatewayAlert("down", this.lc.active, `no answer through the router: ${event.reason}`, figures, current.downSince));
     } else if (event.from === "down") {
       const wall = this.wallNow();
-      const lasted = current.downSince === null ? "" : ` after ${Math.round((wall - current.downSince) / 1000)} s without`;
+      const lasted = current.downSince === null ? "" : ` after ${Math.round((wall - current.downSince) / 1000)} s down`;
       current.downSince = null;
       this.deps.alerts?.enqueue(gatewayAlert("up", this.lc.active, `the way out through the router answers again${lasted}: ${event.reason}`, figures, wall));
       this.deps.alerts?.retryNow(); // what waited for a way out can go now

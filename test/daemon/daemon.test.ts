@@ -416,7 +416,7 @@ describe("following a router that switches by itself (route.backend none)", () =
     gatewayAnswers.set("gateway", true);
     await until("the way out back", () => daemon!.status().gateway?.state === "up");
     expect(alerts.map((a) => [a.kind, a.to, a.ok])).toEqual([["gateway-down", "wan1", false], ["gateway-up", "wan1", true]]);
-    expect(alerts[1]!.reason).toMatch(/^the way out through the router answers again after \d+ s without: /);
+    expect(alerts[1]!.reason).toMatch(/^the way out through the router answers again after \d+ s down: /);
     expect([looks, retries]).toEqual([2, 1]);
     await until("the status file", () => {
       const file = readStatus(stateDir);

@@ -216,7 +216,7 @@ describeLab(
         const back = await waitForStatus(run.stateDir, "the way out up again", (s) => s.gateway?.state === "up" && s.links[0]!.state === "up", 20_000, run.daemon);
         expect(back.active).toBe("wan1");
         const [cameBack] = await alerted("gateway-up");
-        expect(cameBack).toMatchObject({ to: "wan1", reason: expect.stringMatching(/^the way out through the router answers again after \d+ s without: /) });
+        expect(cameBack).toMatchObject({ to: "wan1", reason: expect.stringMatching(/^the way out through the router answers again after \d+ s down: /) });
         console.log(`the way out through the router: down "${wentDown!.reason}", back "${cameBack!.reason}"`);
       } finally {
         await run.stop();

@@ -128,8 +128,8 @@ describe("digests", () => {
     expect(email.subject).toBe("[wanctl] office: no Internet through the router (no answer through the router: 3 rounds failed)");
     expect(email.text).toContain("office's way out through its router stopped answering wanctl's probes at 2026-03-02 10:00:00 UTC.");
     expect(email.text).toContain("alerts are queued until it finds a way out");
-    const up = createAlert({ kind: "gateway-up", to: "wan2", reason: "the way out through the router answers again after 4 s without: 2 rounds passed", ok: true }, at(5), "g2");
-    expect(renderEmail(createMessage([up]), utc).subject).toBe("[wanctl] office: Internet through the router again (the way out through the router answers again after 4 s without: 2 rounds passed)");
+    const up = createAlert({ kind: "gateway-up", to: "wan2", reason: "the way out through the router answers again after 4 s down: 2 rounds passed", ok: true }, at(5), "g2");
+    expect(renderEmail(createMessage([up]), utc).subject).toBe("[wanctl] office: Internet through the router again (the way out through the router answers again after 4 s down: 2 rounds passed)");
     const followed = { ...switchAlert({ offsetMs: 0 }), at: at(4).toISOString() };
     const payload = renderSlack(createMessage([down, followed, up]), utc);
     expect(slackPayloadProblems(payload)).toEqual([]);
