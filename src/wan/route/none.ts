@@ -2,6 +2,7 @@
 // wanctl owns no routes and probes no link: the office's egress address (egress.ts) says which link
 // carries it. `activate` only confirms that the router has the office where wanctl is told; there
 // are no stale flows wanctl could clear (they are in the router's connection tracking).
+// monitor.targets, when given, probe the way out through the router (gatewayPath, at the end).
 import { lookup } from "node:dns/promises";
 import { performance } from "node:perf_hooks";
 import type { Config } from "../../config/schema/index.js";
