@@ -5,8 +5,10 @@
 // office), each timed from the router's own report of its switch to the ITSP receiving the trunk's
 // REGISTER with the new Contact (Kamailio's log, its clock), never from wanctl's report; failback
 // (wan1 healed, the router's hold-down) the same way. The daemon's CPU and RSS are taken while it
-// only watches. Ends with one JSON line.
-//   npm run bench:follow -- --switches N
+// only watches. With --gateway-probes N, monitor.targets (N of the lab's ICMP targets) also watch
+// the way out through the router from the PBX host (each change of it a look at the egress at once).
+// Ends with one JSON line.
+//   npm run bench:follow -- --switches N [--gateway-probes N]
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -28,11 +30,13 @@ const { values } = parseArgs({
     switches: { type: "string", default: "10" },
     "hold-down": { type: "string", default: "3" },
     "cpu-seconds": { type: "string", default: "20" },
+    "gateway-probes": { type: "string", default: "0" },
   },
 });
 const switches = Math.max(1, Math.min(100, Number(values.switches)));
 const holdDownMs = 1000 * Math.max(1, Math.min(600, Number(values["hold-down"])));
 const cpuWindowSeconds = Math.max(5, Math.min(600, Number(values["cpu-seconds"])));
+const gatewayProbes = Math.max(0, Math.min(3, Number(values["gateway-probes"])));
 
 const WAN1 = LINK_PLAN.wan1.publicAddress;
 const WAN2 = LINK_PLAN.wan2.publicAddress;
@@ -73,7 +77,9 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
     router = lab.spawn("office", [process.execPath, join(HERE, "../test/lab/self-router.js"), JSON.stringify({ target: SERVICES.probe1, holdDownMs })]);
     await router.waitFor(/"started":"wan1"/, 10_000);
     let file: string;
-    ({ file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret })));
+    // Not probe1: the router's own pings go there.
+    const targets = [SERVICES.probe2, SERVICES.probe3, SERVICES.http].slice(0, gatewayProbes).map((host) => ({ type: "icmp" as const, host }));
+    ({ file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret, ...(targets.length ? { targets } : {}) })));
     const stateDir = join(dir, "state");
     daemon = lab.spawn("pbx", [...wanctlCommand(), "run", "--config", file]);
     const d = daemon;
@@ -117,6 +123,7 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
     return {
       nat: "masquerade",
       switches,
+      gateway_probes: gatewayProbes,
       registered_ms_p50: percentile(over, 50),
       registered_ms_p95: percentile(over, 95),
       failback_registered_ms_p50: percentile(back, 50),
@@ -137,7 +144,7 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
 runScriptOnLab(
   "bench",
   async (lab) => {
-    say(`bench:follow: ${switches} switch(es) of a MASQUERADE router that switches by itself, wanctl on the PBX host following it (route.backend none), router hold-down ${holdDownMs} ms`);
+    say(`bench:follow: ${switches} switch(es) of a MASQUERADE router that switches by itself, wanctl on the PBX host following it (route.backend none), router hold-down ${holdDownMs} ms${gatewayProbes ? `, the way out probed with ${gatewayProbes} ICMP target(s)` : ""}`);
     const figures = await run(lab);
     say("target: router's switch → trunk registered through the new address at the ITSP, p95 ≤ 2000 ms");
     say(JSON.stringify(figures));

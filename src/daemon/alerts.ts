@@ -81,6 +81,14 @@ export function lifecycleAlert(alert: LifecycleAlert, links: LinkFigures[], at: 
   }
 }
 
+/**
+ * The office's path to the Internet through the router (route.backend "none" with monitor.targets)
+ * went down, or came back. `active` is the link the office was last seen leaving by.
+ */
+export function gatewayAlert(change: "down" | "up", active: string | null, reason: string, links: LinkFigures[], at: number): Alert {
+  return createAlert({ kind: change === "down" ? "gateway-down" : "gateway-up", ...(active ? { to: active } : {}), reason, links, ok: change === "up" }, new Date(at));
+}
+
 export function allDownAlert(active: string | null, reason: string, links: LinkFigures[], at: number): Alert {
   return createAlert({ kind: "all-down", ...(active ? { from: active } : {}), reason, links }, new Date(at));
 }

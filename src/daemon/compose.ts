@@ -12,7 +12,7 @@ import { createProbes } from "../wan/probes/index.js";
 import { learnPublicIp } from "../wan/public-ip/index.js";
 import { LinuxRouteBackend } from "../wan/route/linux.js";
 import { watchCarrier } from "../wan/carrier.js";
-import { createFollowGateway } from "../wan/route/none.js";
+import { createFollowGateway, gatewayPath } from "../wan/route/none.js";
 import { createRouterOsGateway } from "../wan/route/routeros/gateway.js";
 import { dnsStoppedAlert } from "./alerts.js";
 import { BaselineStore } from "./baseline.js";
@@ -75,6 +75,8 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
               },
               (error) => logger.error({ err: (error as Error).stack }, `following the egress failed: ${(error as Error).message}`),
             ),
+          // monitor.targets, probed from this host through the router's default route (see gatewayPath).
+          ...(config.monitor.targets.length ? { gatewayPath: () => gatewayPath(config.monitor.targets, commandRunner()) } : {}),
         }
       : {}),
     // The links' interfaces are this host's only with the Linux backend.

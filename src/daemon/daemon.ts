@@ -14,7 +14,8 @@ import type { EgressSample, EgressWatch } from "../wan/egress.js";
 import { carrierLost, createLinkHealth, observedState, recordRound, type HealthParams, type HealthStepResult, type LinkHealth } from "../wan/health.js";
 import type { LinkBinding, Probe, ProbeResult } from "../wan/probes/types.js";
 import type { RouteBackend } from "../wan/route/backend.js";
-import { allDownAlert, lifecycleAlert, linkFigures, problemAlert, type AlertSink } from "./alerts.js";
+import { GATEWAY_PATH } from "../wan/route/none.js";
+import { allDownAlert, gatewayAlert, lifecycleAlert, linkFigures, problemAlert, type AlertSink } from "./alerts.js";
 import { CallCounter } from "./call-counter.js";
 import { controlSocket, startControlServer, type ControlServer } from "./control.js";
 import { convergeSteps, ROUTE_STEP_TIMEOUT_MS, type ConvergeAdapters } from "./converge.js";
@@ -65,6 +66,13 @@ export interface DaemonDeps {
    * the router decides, wanctl follows.
    */
   watchEgress?: (onSample: (sample: EgressSample) => void) => EgressWatch;
+  /**
+   * Where wanctl follows a router and monitor.targets are given: the way this host's probes leave,
+   * through the router's default route. They then watch the office's path to the Internet through
+   * the router as one health state ("gateway"): shown, alerted when down and back, and a change of
+   * it makes the egress watch look at once.
+   */
+  gatewayPath?: () => Promise<LinkBinding>;
   /** Watches the links' interfaces for a lost carrier (Linux: `ip monitor link`); without it only probes tell. */
   watchCarrier?: (interfaces: readonly string[], onChange: (change: CarrierChange) => void, onError: (message: string) => void) => CarrierWatch;
   logger: Logger;
@@ -140,6 +148,11 @@ export class Daemon {
   private dueTimer: NodeJS.Timeout | undefined;
   private carrier: CarrierWatch | undefined;
   private egress: EgressWatch | undefined;
+  /** The office's path to the Internet through the router (route.backend "none" with monitor.targets). */
+  private gateway: { health: LinkHealth; reason: string | null; downSince: number | null } | undefined;
+  private gatewayMonitor: LinkMonitor | undefined;
+  /** The way the gateway's probes were built with. */
+  private gatewayBound: LinkBinding | undefined;
   /** Runs in flight, to cancel them. */
   private readonly runs = new Map<number, AbortController>();
   /** Route changes and runs in flight, to wait for at stop. */
@@ -232,6 +245,7 @@ export class Daemon {
       }
       const keep = (name: string): boolean => JSON.stringify(old.links.find((l) => l.name === name)) === JSON.stringify(config.links.find((l) => l.name === name)) && JSON.stringify(old.monitor) === JSON.stringify(config.monitor);
       for (const name of [...this.health.keys()]) if (!keep(name)) this.health.delete(name);
+      if (JSON.stringify(old.monitor) !== JSON.stringify(config.monitor)) this.gateway = undefined;
       for (const link of config.links) if (!this.health.has(link.name)) this.health.set(link.name, createLinkHealth(link.name, this.now()));
       this.config = config;
       // Who watches stays: they were built once, with the daemon.
@@ -266,6 +280,7 @@ export class Daemon {
     if (this.deps.watchEgress) {
       // The router decides; wanctl follows what it sees of the office's traffic.
       this.egress = this.deps.watchEgress((sample) => this.onEgress(sample));
+      this.watchGateway();
       return;
     }
     if (this.config.failover.waitForIdleCalls && this.deps.activeCalls) {
@@ -273,11 +288,12 @@ export class Daemon {
       this.calls.start();
     }
     this.monitors = this.config.links.map((link) => {
+      const prepare = async (): Promise<LinkBinding> => ({ name: link.name, interface: link.interface, sourceAddress: await this.deps.route.prepareLink(link.name) });
       const monitor = new LinkMonitor({
         link: link.name,
         intervalMs: this.config.monitor.intervalMs,
         now: this.now,
-        probes: this.probeFactory(link.name, link.interface),
+        probes: this.probeFactory(link.name, prepare, (bound) => this.boundAddress.set(link.name, bound.sourceAddress)),
         onRound: (name, results, at) => this.onRound(name, results, at),
         onError: (error) => this.deps.logger.error({ link: link.name, err: (error as Error).stack }, `round of ${link.name} failed: ${(error as Error).message}`),
       });
@@ -292,9 +308,32 @@ export class Daemon {
     );
   }
 
+  /** The probes of monitor.targets through the router's default route, when wanctl follows a router. */
+  private watchGateway(): void {
+    const path = this.deps.gatewayPath;
+    if (!path || this.config.monitor.targets.length === 0) {
+      this.gateway = undefined;
+      return;
+    }
+    this.gateway ??= { health: createLinkHealth(GATEWAY_PATH, this.now()), reason: null, downSince: null };
+    this.gatewayMonitor = new LinkMonitor({
+      link: GATEWAY_PATH,
+      intervalMs: this.config.monitor.intervalMs,
+      now: this.now,
+      probes: this.probeFactory(GATEWAY_PATH, path, (bound) => (this.gatewayBound = bound)),
+      onRound: (_name, results, at) => this.onGatewayRound(results, at),
+      onError: (error) => this.deps.logger.error({ err: (error as Error).stack }, `round of the gateway's probes failed: ${(error as Error).message}`),
+    });
+    this.gatewayMonitor.start();
+    this.addressTimer = setInterval(() => void this.followGatewayPath(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
+  }
+
   private async stopWatching(): Promise<void> {
     await this.egress?.stop();
     this.egress = undefined;
+    await this.gatewayMonitor?.stop();
+    this.gatewayMonitor = undefined;
+    this.gatewayBound = undefined;
     await this.carrier?.stop();
     this.carrier = undefined;
     this.drillSchedule?.stop();
@@ -442,17 +481,18 @@ export class Daemon {
 
   // --- monitoring and deciding ---------------------------------------------------------------------
 
-  private probeFactory(name: string, iface: string): () => Promise<Probe[]> {
+  /** A monitor's probes: `prepare` says the way they leave by (and may fail for a while: retried every 5 s). */
+  private probeFactory(name: string, prepare: () => Promise<LinkBinding>, bound: (link: LinkBinding) => void): () => Promise<Probe[]> {
     let retryAt = 0;
     let lastWarning = "";
     return async () => {
       if (this.now() < retryAt) throw new Error(`link ${name} is not ready`);
       try {
-        const sourceAddress = await this.deps.route.prepareLink(name);
-        this.boundAddress.set(name, sourceAddress);
-        this.deps.logger.info({ link: name, sourceAddress }, `probing ${name} from ${sourceAddress}`);
+        const link = await prepare();
+        bound(link);
+        this.deps.logger.info({ link: name, sourceAddress: link.sourceAddress, interface: link.interface }, `probing ${name} from ${link.sourceAddress}`);
         lastWarning = "";
-        return this.deps.makeProbes({ name, interface: iface, sourceAddress });
+        return this.deps.makeProbes(link);
       } catch (error) {
         retryAt = this.now() + PREPARE_RETRY_MS;
         const message = `cannot probe ${name} yet: ${(error as Error).message}`;
@@ -480,6 +520,48 @@ export class Daemon {
       this.boundAddress.delete(link.name);
       await this.monitors[index]?.rebuild();
     }
+  }
+
+  /** The way out through the router changed (the host's address, its default route): the gateway's probes are built anew. */
+  private async followGatewayPath(): Promise<void> {
+    const { gatewayBound: bound, gatewayMonitor: monitor } = this;
+    const path = this.deps.gatewayPath;
+    if (!bound || !path || !monitor) return;
+    const now = await path().catch(() => undefined); // no way at all: the probes say so
+    if (!now || (now.interface === bound.interface && now.sourceAddress === bound.sourceAddress)) return;
+    this.deps.logger.warn({ was: bound, now }, `the way out through the router changed from ${bound.interface} ${bound.sourceAddress} to ${now.interface} ${now.sourceAddress}: probing it anew`);
+    if (this.gatewayMonitor !== monitor) return; // stopped meanwhile (a reload)
+    this.gatewayBound = undefined;
+    await monitor.rebuild();
+  }
+
+  /**
+   * A round of the gateway's probes. The path going down is alerted (the office has no Internet
+   * through the router, and the router is about to switch, or cannot), and its coming back too; a
+   * change either way makes the egress watch look at once, since that is when a switch shows.
+   */
+  private onGatewayRound(results: ProbeResult[], at: number): void {
+    const current = this.gateway;
+    if (!current) return;
+    const { health, event } = recordRound(current.health, results, at, this.params);
+    current.health = health;
+    if (!event) return;
+    current.reason = event.reason;
+    const down = event.to === "down";
+    this.deps.logger[down ? "warn" : "info"]({ gateway: { from: event.from, to: event.to, metrics: event.metrics } }, `the way out through the router is ${event.to}: ${event.reason}`);
+    const figures = [{ link: GATEWAY_PATH, state: health.state, lossPct: health.metrics.lossPct, latencyMs: health.metrics.latencyMs, jitterMs: health.metrics.jitterMs }, ...linkFigures(this.health.values())];
+    if (down) {
+      current.downSince = this.wallNow();
+      this.deps.alerts?.enqueue(gatewayAlert("down", this.lc.active, `no answer through the router: ${event.reason}`, figures, current.downSince));
+    } else if (event.from === "down") {
+      const wall = this.wallNow();
+      const lasted = current.downSince === null ? "" : ` after ${Math.round((wall - current.downSince) / 1000)} s down`;
+      current.downSince = null;
+      this.deps.alerts?.enqueue(gatewayAlert("up", this.lc.active, `the way out through the router answers again${lasted}: ${event.reason}`, figures, wall));
+      this.deps.alerts?.retryNow(); // what waited for a way out can go now
+    }
+    if (down || event.from === "down") this.egress?.lookNow();
+    this.writeStatus();
   }
 
   private onRound(link: string, results: ProbeResult[], at: number): void {
@@ -626,6 +708,7 @@ export class Daemon {
       ...(this.deps.steps?.pbx ? { trunksShortened: this.lc.active !== null && this.lc.active !== this.policy.primary } : {}),
       mends: this.lc.mends.map((m) => ({ ...m, what: [...m.what] })),
       problems: [...this.problems.values()],
+      ...(this.gateway ? { gateway: { health: this.gateway.health, reason: this.gateway.reason } } : {}),
       ...(this.deps.alerts?.status ? { alerts: this.deps.alerts.status().map(({ channel, queued, attempts, lastError }) => ({ channel, queued, attempts, ...(lastError ? { lastError } : {}) })) } : {}),
     });
   }

@@ -64,6 +64,18 @@ export const statusSchema = z.object({
   mends: z.array(z.object({ at: z.string(), link: z.string(), cause: z.enum(["switch", "start", "repair", "check"]), what: z.array(z.string()) })).optional(),
   /** Problems of wanctl's own that people must see (a damaged file, a full disk, a missing binary). */
   problems: z.array(z.string()).optional(),
+  /**
+   * The office's path to the Internet through the router, probed from this host with monitor.targets
+   * (route.backend "none" only): its state and figures as a link's.
+   */
+  gateway: figures
+    .extend({
+      state: z.enum(["unknown", "up", "degraded", "down"]),
+      since: z.string(),
+      lastRound: z.object({ answered: z.number(), targets: z.number() }).nullable(),
+      reason: z.string().nullable(),
+    })
+    .optional(),
   /** Alerts waiting per channel. */
   alerts: z.array(z.object({ channel: z.string(), queued: z.number(), attempts: z.number(), lastError: z.string().optional() })).optional(),
 });

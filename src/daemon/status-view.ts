@@ -28,10 +28,21 @@ export interface StatusInput {
   wallOf?: (ms: number) => number;
   mends?: DaemonStatus["mends"];
   problems?: string[];
+  /** The office's path through the router (route.backend "none" with monitor.targets). */
+  gateway?: { health: LinkHealth; reason: string | null };
 }
 
 export function buildStatus(input: StatusInput): DaemonStatus {
   const { decision, now } = input;
+  const wallOf = input.wallOf ?? ((ms: number) => ms);
+  const figures = (h: LinkHealth) => ({
+    state: h.state,
+    since: new Date(wallOf(h.since)).toISOString(),
+    lossPct: h.metrics.lossPct,
+    latencyMs: h.metrics.latencyMs,
+    jitterMs: h.metrics.jitterMs,
+    lastRound: h.metrics.lastRound ? { answered: h.metrics.lastRound.answered, targets: h.metrics.lastRound.targets } : null,
+  });
   return {
     version: 1,
     pid: input.pid,
@@ -49,12 +60,7 @@ export function buildStatus(input: StatusInput): DaemonStatus {
         name: link.name,
         interface: link.interface,
         priority: link.priority,
-        state: h?.state ?? "unknown",
-        since: new Date(h ? (input.wallOf ?? ((ms: number) => ms))(h.since) : now).toISOString(),
-        lossPct: h?.metrics.lossPct ?? null,
-        latencyMs: h?.metrics.latencyMs ?? null,
-        jitterMs: h?.metrics.jitterMs ?? null,
-        lastRound: h?.metrics.lastRound ? { answered: h.metrics.lastRound.answered, targets: h.metrics.lastRound.targets } : null,
+        ...(h ? figures(h) : { state: "unknown" as const, since: new Date(now).toISOString(), lossPct: null, latencyMs: null, jitterMs: null, lastRound: null }),
         reason: input.reasons.get(link.name) ?? null,
       };
     }),
@@ -66,5 +72,6 @@ export function buildStatus(input: StatusInput): DaemonStatus {
     ...(input.alerts ? { alerts: input.alerts } : {}),
     ...(input.mends?.length ? { mends: input.mends } : {}),
     ...(input.problems?.length ? { problems: input.problems } : {}),
+    ...(input.gateway ? { gateway: { ...figures(input.gateway.health), reason: input.gateway.reason } } : {}),
   };
 }

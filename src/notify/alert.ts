@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { LINK_STATES, type LinkState } from "../wan/health.js";
 
-export const ALERT_KINDS = ["failover", "failback", "all-down", "step-failed", "repaired", "problem", "drill", "test"] as const;
+// gateway-down and gateway-up: the office's way out through a router wanctl follows (route.backend "none").
+export const ALERT_KINDS = ["failover", "failback", "all-down", "gateway-down", "gateway-up", "step-failed", "repaired", "problem", "drill", "test"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** The health figures of one link when the alert was raised (null: not measured yet). */

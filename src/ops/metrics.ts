@@ -112,6 +112,26 @@ export class OpsMetrics implements DaemonObserver {
     fromStatus("wanctl_link_state_since_timestamp_seconds", "When the link entered its current state.", ["link"], (g, s) => {
       for (const l of s.links) g.set({ link: l.name }, epochSeconds(l.since)!);
     });
+    // route.backend "none" with monitor.targets: the office's way out through the router, probed
+    // from this host. Absent until it is judged at all, and without those targets.
+    if (config.route.backend === "none" && config.monitor.targets.length > 0) {
+      fromStatus("wanctl_gateway_state", "1 for the current health state of the office's way out through the router, 0 for the others.", ["state"], (g, s) => {
+        if (s.gateway) for (const state of LINK_STATES) g.set({ state }, s.gateway.state === state ? 1 : 0);
+      });
+      const gateway = (name: string, help: string, value: (g: NonNullable<DaemonStatus["gateway"]>) => number | null) =>
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            const g = latest()?.gateway;
+            setOrRemove(this, g ? (value(g) ?? undefined) : undefined);
+          },
+        });
+      gateway("wanctl_gateway_up", "1 while the office's way out through the router answers (up or degraded), 0 while down or not yet judged.", (g) => (g.state === "up" || g.state === "degraded" ? 1 : 0));
+      gateway("wanctl_gateway_loss_ratio", "Probes through the router lost over the health window, 0 to 1.", (g) => (g.lossPct === null ? null : g.lossPct / 100));
+      gateway("wanctl_gateway_latency_seconds", "Median round-trip time of the probes through the router over the health window.", (g) => (g.latencyMs === null ? null : g.latencyMs / 1000));
+    }
     fromStatus("wanctl_link_active", "1 for the link that carries the office's default route, 0 for the others.", ["link"], (g, s) => {
       for (const name of names) g.set({ link: name }, s.active === name ? 1 : 0);
     });

@@ -26,6 +26,8 @@ export interface EgressSample {
 }
 
 export interface EgressWatch {
+  /** Looks now instead of at the end of the wait (a look in flight is left to finish). */
+  lookNow(): void;
   stop(): Promise<void>;
 }
 
@@ -183,6 +185,10 @@ export class EgressLooker {
       }
     })();
     return {
+      lookNow: () => {
+        clearTimeout(timer);
+        wake?.();
+      },
       stop: async () => {
         stop.abort();
         clearTimeout(timer);

@@ -85,11 +85,14 @@ describe("wanctl CLI", () => {
     expect(wrong.stderr).toContain('no link named "wan9" (configured: wan1, wan2)');
   });
 
-  test("use <link> where wanctl follows a router (route.backend none) is a usage error that says who chooses", async () => {
+  test("use <link> where wanctl follows a router (route.backend none) is a usage error that says who chooses; check-config says what it follows and probes", async () => {
     const file = writeTemp("follow.json", readFileSync(new URL("../../config.follow.example.json", import.meta.url), "utf8").replace("/var/lib/wanctl", tempDir()));
     const r = await cli(["use", "wan2", "-c", file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('wanctl use: route.backend is "none": the router chooses the link and wanctl follows it; choose the link on the router');
+    const check = await cli(["check-config", "-c", file]);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain("following a router that switches by itself (its egress seen by STUN every 500 ms, its way out probed with 2 targets)");
   });
 
   test.each(["run", "status", "test", "auto"])("%s with a broken config exits 2", async (name) => {

@@ -64,9 +64,19 @@ describe("route.backend none", () => {
     ]);
   });
 
-  test("probe targets are refused: the router probes its links", () => {
-    expect(problems({ ...followConfig(), monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }] } })).toEqual([
-      'monitor.targets: route.backend "none" follows the router, which probes its links itself: leave monitor.targets out',
+  test("probe targets are taken, of every type, to watch the path through the router; the quorum must still be reachable", () => {
+    const targets = [
+      { type: "icmp", host: "192.0.2.1" },
+      { type: "tcp", host: "192.0.2.2", port: 443 },
+      { type: "dns", server: "192.0.2.3", name: "example.com" },
+      { type: "http", url: "http://192.0.2.4/" },
+      { type: "sip", host: "192.0.2.5" },
+    ];
+    expect(problems({ ...followConfig(), monitor: { targets } })).toEqual([]);
+    const config = parseConfigText(JSON.stringify({ ...followConfig(), monitor: { targets } }), "c.json");
+    expect(config.monitor).toMatchObject({ targets: [...targets.slice(0, 4), { type: "sip", host: "192.0.2.5", port: 5060 }], intervalMs: 250, downAfter: 3, upAfter: 5 });
+    expect(problems({ ...followConfig(), monitor: { targets: targets.slice(0, 1), quorum: 2 } })).toEqual([
+      "monitor.quorum: quorum 2 is more than the 1 probe target(s): no round could ever pass",
     ]);
   });
 

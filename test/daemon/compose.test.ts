@@ -33,11 +33,12 @@ test("an alert that quotes a DNS token reaches the outbox without it", async () 
   expect(text).not.toContain(token);
 });
 
-test("route.backend none: the follow backend and the egress watch instead of probes, no carrier watch, no conntrack step", async () => {
+test("route.backend none: the follow backend and the egress watch instead of the links' probes, no carrier watch, no conntrack step", async () => {
   const config = parseConfigText(readFileSync(new URL("../../config.follow.example.json", import.meta.url), "utf8").replace("/var/lib/wanctl", tempDir()), "c.json");
   const deps = composeDaemon(config, quiet);
   expect(deps.route.follows).toBe(true);
   expect(deps.watchEgress).toBeTypeOf("function");
+  expect(deps.gatewayPath).toBeTypeOf("function"); // its monitor.targets watch the way out through the router
   expect(deps.watchCarrier).toBeUndefined();
   expect(deps.steps!.flushConntrack).toBe(false);
   await deps.close?.();

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { Daemon, type DaemonDeps } from "../../src/daemon/daemon.js";
 import { readStatus } from "../../src/daemon/status-file.js";
+import { renderStatus } from "../../src/cli/commands/status.js";
 import type { Alert } from "../../src/notify/index.js";
 import type { LinkBinding, Probe } from "../../src/wan/probes/types.js";
 import type { RouteBackend } from "../../src/wan/route/backend.js";
@@ -339,7 +340,7 @@ describe("following a router that switches by itself (route.backend none)", () =
       makeProbes: () => {
         throw new Error("no probes when following a router");
       },
-      watchEgress: (onSample) => ((egress = onSample), { stop: async () => undefined }),
+      watchEgress: (onSample) => ((egress = onSample), { lookNow: () => undefined, stop: async () => undefined }),
       alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => undefined, stop: async () => undefined },
       steps: {
         publicAddress: async (link) => ({ address: link === "wan1" ? "198.51.100.10" : "203.0.113.10", detail: "egress" }),
@@ -365,5 +366,66 @@ describe("following a router that switches by itself (route.backend none)", () =
     expect(drill.back).toBeUndefined();
     expect(drill.out!.steps.map((s) => s.step)).toEqual(["route", "public-ip", "dns"]);
     expect(activated).toEqual(["wan2", "wan2"]); // confirmations only: the router owns the routes
+    expect(daemon.status().gateway).toBeUndefined(); // no gatewayPath: the targets are not probed
+  });
+
+  test("monitor.targets watch the way out through the router: shown, alerted down and back, each change a look at the egress at once; a changed way gets new probes", async () => {
+    let egress: ((s: { address: string | null; link: string | null; detail: string }) => void) | undefined;
+    let looks = 0;
+    let retries = 0;
+    const gatewayAnswers = new Map([["gateway", true]]);
+    let way: LinkBinding = { name: "gateway", interface: "eth0", sourceAddress: "192.168.50.10" };
+    const built: LinkBinding[] = [];
+    const route: RouteBackend = {
+      follows: true,
+      activeLink: async () => "wan1",
+      prepareLink: () => Promise.reject(new Error("the router probes its links")),
+      activate: async (link) => ({ active: link, durationMs: 0 }),
+    };
+    const stateDir = tempDir();
+    const config = parseConfigText(
+      JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }),
+      "c.json",
+    );
+    const alerts: Alert[] = [];
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      addressCheckMs: 20,
+      gatewayPath: async () => way,
+      makeProbes: (link) => (built.push(link), answeringProbes(gatewayAnswers)(link)),
+      watchEgress: (onSample) => ((egress = onSample), { lookNow: () => void looks++, stop: async () => undefined }),
+      alerts: { enqueue: (a) => void alerts.push(a), retryNow: () => void retries++, stop: async () => undefined },
+    });
+    await daemon.start();
+    egress!({ address: "198.51.100.10", link: "wan1", detail: "STUN" });
+    await until("the way out judged up", () => daemon!.status().gateway?.state === "up");
+    expect(daemon.status().gateway).toMatchObject({ state: "up", lossPct: 0, latencyMs: 1, lastRound: { answered: 1, targets: 1 } });
+    expect(built[0]).toEqual({ name: "gateway", interface: "eth0", sourceAddress: "192.168.50.10" });
+    expect(daemon.status().links.map((l) => l.state)).toEqual(["up", "unknown"]); // the links are still the egress's to say
+    expect([alerts.length, looks]).toEqual([0, 0]); // a first verdict of up is no news
+
+    gatewayAnswers.set("gateway", false);
+    await until("the way out down", () => daemon!.status().gateway?.state === "down");
+    expect(alerts.map((a) => [a.kind, a.to, a.ok])).toEqual([["gateway-down", "wan1", false]]);
+    expect(alerts[0]!.reason).toMatch(/^no answer through the router: /);
+    expect(alerts[0]!.links.map((l) => [l.link, l.state])).toEqual([["gateway", "down"], ["wan1", "up"], ["wan2", "unknown"]]);
+    expect(looks).toBe(1);
+    expect(renderStatus(daemon.status(), Date.now())).toMatch(/the way out through the router, probed from this host:\n  gateway +down /);
+
+    gatewayAnswers.set("gateway", true);
+    await until("the way out back", () => daemon!.status().gateway?.state === "up");
+    expect(alerts.map((a) => [a.kind, a.to, a.ok])).toEqual([["gateway-down", "wan1", false], ["gateway-up", "wan1", true]]);
+    expect(alerts[1]!.reason).toMatch(/^the way out through the router answers again after \d+ s down: /);
+    expect([looks, retries]).toEqual([2, 1]);
+    await until("the status file", () => {
+      const file = readStatus(stateDir);
+      return file.ok && file.value.gateway?.state === "up";
+    });
+
+    // The host's address changed (DHCP on the LAN): the next check builds the probes anew.
+    way = { name: "gateway", interface: "eth0", sourceAddress: "192.168.50.11" };
+    await until("probes bound to the new address", () => built.at(-1)?.sourceAddress === "192.168.50.11");
+    expect(alerts).toHaveLength(2);
   });
 });

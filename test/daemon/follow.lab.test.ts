@@ -58,18 +58,18 @@ describeLab(
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     });
 
-    function config(): { file: string; stateDir: string } {
+    function config(targets?: Parameters<typeof labFollowConfig>[0]["targets"]): { file: string; stateDir: string } {
       // Nobody listens at the webhook: the alerts stay in the outbox, where the test reads them.
-      const { file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret, registerTimeoutMs: 10_000, alertsUrl: `http://${SERVICES.http}:9/alerts` }));
+      const { file, dir } = writeLabConfig(labFollowConfig({ tsigSecret: secret, registerTimeoutMs: 10_000, alertsUrl: `http://${SERVICES.http}:9/alerts`, ...(targets ? { targets } : {}) }));
       dirs.push(dir);
       return { file, stateDir: join(dir, "state") };
     }
 
     /** The router, then wanctl on the PBX host, both on wan1 and agreeing about it. */
-    async function start(options: { flushOnSwitch?: boolean } = {}) {
+    async function start({ targets, ...options }: { flushOnSwitch?: boolean; targets?: Parameters<typeof config>[0] } = {}) {
       const router = lab.spawn("office", [process.execPath, built("test/lab/self-router.ts"), JSON.stringify({ target: SERVICES.probe1, holdDownMs: 3000, ...options })]);
       await router.waitFor(/"started":"wan1"/, 10_000);
-      const { file, stateDir } = config();
+      const { file, stateDir } = config(targets);
       const daemon = lab.spawn("pbx", [...wanctlCommand(), "run", "--config", file]);
       await waitForStatus(stateDir, "wanctl sees the office on wan1", (s) => s.active === "wan1" && s.links[0]!.state === "up", 20_000, daemon);
       // Its first run has put Asterisk on wan1 (an earlier test may have left it elsewhere) and ended.
@@ -85,6 +85,7 @@ describeLab(
         await daemon.stop();
         await router.stop();
         await lab.heal("wan1");
+        await lab.heal("wan2");
         await lab.setDefaultRoute("wan1"); // where the router may not have gone back before it stopped
       };
       return { router, daemon, file, stateDir, switchedAt, stop };
@@ -167,6 +168,56 @@ describeLab(
         await lab.exec("office", ["conntrack", "-D", "-p", "udp", "-s", "192.168.50.0/24"]);
         await contactFrom(itsp, WAN2, (c) => c.address.includes(`@${WAN2}:`));
         await waitForStatus(run.stateDir, "the repair worked", (s) => s.pending === null || s.pending?.steps.length === 0, 40_000, run.daemon);
+      } finally {
+        await run.stop();
+      }
+    });
+
+    test("monitor.targets watch the way out through the router: both links cut, it is down and an alert says so; healed, it is up and an alert says that too", async () => {
+      await officeNat(lab, "masquerade");
+      const run = await start({ targets: [{ type: "icmp", host: SERVICES.probe2 }, { type: "sip", host: SERVICES.registrar, port: 5060 }] });
+      /** The alerts in the webhook's outbox (nobody listens there), by id. */
+      const alerts = (): Map<string, { kind: string; to?: string; reason: string }> => {
+        const found = new Map<string, { kind: string; to?: string; reason: string }>();
+        const walk = (node: unknown): void => {
+          if (Array.isArray(node)) return node.forEach(walk);
+          if (!node || typeof node !== "object") return;
+          const o = node as Record<string, unknown>;
+          if (typeof o.id === "string" && typeof o.kind === "string" && typeof o.reason === "string") found.set(o.id, o as never);
+          Object.values(o).forEach(walk);
+        };
+        try {
+          walk(JSON.parse(readFileSync(join(run.stateDir, "outbox", "webhook.json"), "utf8")));
+        } catch {
+          // not written yet
+        }
+        return found;
+      };
+      const alerted = async (kind: string) => {
+        for (let i = 0; i < 50 && ![...alerts().values()].some((a) => a.kind === kind); i++) await new Promise((r) => setTimeout(r, 100));
+        return [...alerts().values()].filter((a) => a.kind === kind);
+      };
+      try {
+        const up = await waitForStatus(run.stateDir, "the way out judged up", (s) => s.gateway?.state === "up", 15_000, run.daemon);
+        expect(up.gateway!.lastRound).toEqual({ answered: 2, targets: 2 });
+        // wan2 first, and long enough for the router to count it down (3 echoes 200 ms apart), so
+        // that it has nowhere to go when wan1 follows.
+        await lab.cut("wan2");
+        await new Promise((r) => setTimeout(r, 1500));
+        await lab.cut("wan1");
+        const down = await waitForStatus(run.stateDir, "the way out down", (s) => s.gateway?.state === "down", 15_000, run.daemon);
+        expect(down.gateway!.lastRound).toEqual({ answered: 0, targets: 2 });
+        expect(down.active).toBe("wan1"); // the router stayed: nothing to follow
+        const [wentDown] = await alerted("gateway-down");
+        expect(wentDown).toMatchObject({ to: "wan1", reason: expect.stringMatching(/^no answer through the router: /) });
+
+        // wan1 alone (wan2 when the test ends): the router, still on wan1, has nowhere to move.
+        await lab.heal("wan1");
+        const back = await waitForStatus(run.stateDir, "the way out up again", (s) => s.gateway?.state === "up" && s.links[0]!.state === "up", 20_000, run.daemon);
+        expect(back.active).toBe("wan1");
+        const [cameBack] = await alerted("gateway-up");
+        expect(cameBack).toMatchObject({ to: "wan1", reason: expect.stringMatching(/^the way out through the router answers again after \d+ s down: /) });
+        console.log(`the way out through the router: down "${wentDown!.reason}", back "${cameBack!.reason}"`);
       } finally {
         await run.stop();
       }

@@ -44,13 +44,14 @@ export function writeLabConfig(config: ConfigInput = labConfig("")): { file: str
  * AMI on loopback) follows the office's router by STUN through the default route, BIND for DNS.
  * wan1 is known by its static address, wan2 by isp2's carrier-NAT block.
  */
-export function labFollowConfig(o: { tsigSecret: string; registerTimeoutMs?: number; alertsUrl?: string }): ConfigInput {
+export function labFollowConfig(o: { tsigSecret: string; registerTimeoutMs?: number; alertsUrl?: string; targets?: NonNullable<ConfigInput["monitor"]>["targets"] }): ConfigInput {
   return {
     stateDir: "",
     links: [
       { name: "wan1", interface: LINK_PLAN.wan1.ifname, gateway: LINK_PLAN.wan1.gateway, priority: 1, publicIp: { method: "static", address: LINK_PLAN.wan1.publicAddress } },
       { name: "wan2", interface: LINK_PLAN.wan2.ifname, gateway: LINK_PLAN.wan2.gateway, priority: 2 },
     ],
+    ...(o.targets ? { monitor: { targets: o.targets } } : {}),
     route: {
       backend: "none",
       egress: { method: "stun", servers: [{ host: SERVICES.http, port: 3478 }] },

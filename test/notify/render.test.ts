@@ -120,6 +120,22 @@ describe("digests", () => {
     expect(payload.blocks[0]).toMatchObject({ type: "header", text: { text: "🔁 office: 2 events, now all links down" } });
   });
 
+  test("the way out through a followed router: down, then a switch of the router's and back, told as one story", () => {
+    const at = (s: number) => new Date(Date.parse("2026-03-02T10:00:00Z") + s * 1000);
+    const links = [{ link: "gateway", state: "down" as const, lossPct: 100 }, { link: "wan1" }, { link: "wan2" }];
+    const down = createAlert({ kind: "gateway-down", to: "wan1", reason: "no answer through the router: 3 rounds failed", links, ok: false }, at(0), "g1");
+    const email = renderEmail(createMessage([down]), utc);
+    expect(email.subject).toBe("[wanctl] office: no Internet through the router (no answer through the router: 3 rounds failed)");
+    expect(email.text).toContain("office's way out through its router stopped answering wanctl's probes at 2026-03-02 10:00:00 UTC.");
+    expect(email.text).toContain("alerts are queued until it finds a way out");
+    const up = createAlert({ kind: "gateway-up", to: "wan2", reason: "the way out through the router answers again after 4 s down: 2 rounds passed", ok: true }, at(5), "g2");
+    expect(renderEmail(createMessage([up]), utc).subject).toBe("[wanctl] office: Internet through the router again (the way out through the router answers again after 4 s down: 2 rounds passed)");
+    const followed = { ...switchAlert({ offsetMs: 0 }), at: at(4).toISOString() };
+    const payload = renderSlack(createMessage([down, followed, up]), utc);
+    expect(slackPayloadProblems(payload)).toEqual([]);
+    expect(payload.text).toBe("3 events between 10:00:00 and 10:00:05: 1 switch (wan1→wan2 ×1), no Internet through the router once, back once; now on wan2");
+  });
+
   test("a digest of many long events still fits Slack's limits", () => {
     const alerts = flapping(200).map((a) => ({ ...a, reason: `${a.reason} ${"x".repeat(150)}` }));
     const payload = renderSlack(createMessage(alerts), { ...utc, maxListed: 200 });

@@ -92,6 +92,34 @@ describe("metrics", () => {
     expect(s.get("wanctl_last_switch_timestamp_seconds")).toBe(Date.parse("2025-01-06T09:00:00.000Z") / 1000);
   });
 
+  test("route.backend none with monitor.targets: the way out through the router, absent until judged, and only there", async () => {
+    const follow = parseConfigText(
+      JSON.stringify({
+        links: [
+          { name: "wan1", interface: "ether1", gateway: "198.51.100.9", priority: 1, publicIp: { method: "static", address: "198.51.100.10" } },
+          { name: "wan2", interface: "lte1", gateway: "100.64.0.1", priority: 2, publicIp: { method: "static", address: "203.0.113.10" } },
+        ],
+        monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }] },
+        route: { backend: "none", egress: { method: "stun", servers: [{ host: "192.0.2.80" }] } },
+      }),
+      "c.json",
+    );
+    const metrics = new OpsMetrics(follow);
+    metrics.status(statusFixture());
+    let s = parseExposition((await metrics.text()).body);
+    expect([...s.keys()].filter((k) => k.startsWith("wanctl_gateway_"))).toEqual([]);
+    const since = "2025-01-06T09:00:00.000Z";
+    metrics.status(statusFixture({ gateway: { state: "degraded", since, lossPct: 12.5, latencyMs: 31, jitterMs: 2, lastRound: { answered: 1, targets: 1 }, reason: "loss over 10%" } }));
+    s = parseExposition((await metrics.text()).body);
+    expect(s.get('wanctl_gateway_state{state="degraded"}')).toBe(1);
+    expect(s.get('wanctl_gateway_state{state="down"}')).toBe(0);
+    expect(s.get("wanctl_gateway_up")).toBe(1);
+    expect(s.get("wanctl_gateway_loss_ratio")).toBe(0.125);
+    expect(s.get("wanctl_gateway_latency_seconds")).toBe(0.031);
+    const linux = parseExposition((await new OpsMetrics(config()).text()).body);
+    expect([...linux.keys()].filter((k) => k.startsWith("wanctl_gateway_"))).toEqual([]);
+  });
+
   test("follow Prometheus' naming: counters end in _total, times and durations in _seconds, no percent or ms", async () => {
     const metrics = new OpsMetrics(config());
     metrics.status(statusFixture());

@@ -58,6 +58,28 @@ describe("host checks", () => {
     ]);
   });
 
+  test("route.backend none: nothing of this host's links is checked; with monitor.targets, ip (and ping for ICMP) are needed", async () => {
+    const follow = (monitor?: object) =>
+      parseConfigText(
+        JSON.stringify({
+          links: [
+            { name: "wan1", interface: "ether1", gateway: "198.51.100.9", priority: 1, publicIp: { method: "static", address: "198.51.100.10" } },
+            { name: "wan2", interface: "lte1", gateway: "100.64.0.1", priority: 2, publicIp: { method: "static", address: "203.0.113.10" } },
+          ],
+          route: { backend: "none", egress: { method: "stun", servers: [{ host: "192.0.2.80" }] } },
+          ...(monitor ? { monitor } : {}),
+        }),
+        "c.json",
+      );
+    const run = ipAnswering({});
+    expect(await hostProblems(follow(), { run, path: pathWith() })).toEqual([]);
+    expect(await hostProblems(follow({ targets: [{ type: "icmp", host: "192.0.2.1" }] }), { run, path: pathWith() })).toEqual([
+      "ip not found: the gateway's probes (the way to monitor.targets through the router) will fail (apt-get install iproute2)",
+      "ping not found: the ICMP probes (those targets never answer) will fail (apt-get install iputils-ping)",
+    ]);
+    expect(await hostProblems(follow({ targets: [{ type: "tcp", host: "192.0.2.1", port: 443 }] }), { run, path: pathWith("ip") })).toEqual([]);
+  });
+
   test("a point-to-point link whose gateway is the peer is fine", async () => {
     const c = config();
     const run = ipAnswering({

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { EgressLooker, linkAddressBlocks, linkOfAddress, type EgressSample, type EgressSource } from "../../src/wan/egress.js";
 import type { SourceAnswer } from "../../src/wan/public-ip/types.js";
-import { createFollowGateway } from "../../src/wan/route/none.js";
+import type { CommandRunner } from "../../src/system/command.js";
+import { createFollowGateway, gatewayPath, parseRouteGet, targetHost } from "../../src/wan/route/none.js";
 
 const config = (egress: Record<string, unknown> = {}) =>
   parseConfigText(
@@ -130,6 +131,31 @@ describe("the watch", () => {
     await advance(500);
     expect(sources.asked.length).toBe(asked);
   });
+  test("lookNow looks at once, also in the middle of a backed-off wait, and the pace goes on from there", async () => {
+    vi.useFakeTimers();
+    let clock = 0;
+    const sources = fakeSources({ [A]: new Error("no answer"), [B]: new Error("no answer") });
+    const c = config();
+    if (c.route.backend !== "none") throw new Error("not a follow config");
+    const looker = new EgressLooker(c.route.egress, linkAddressBlocks(c.links, c.route.links), { ask: sources.ask, now: () => clock, random: () => 1 });
+    const advance = async (ms: number) => {
+      for (let i = 0; i < ms / 10; i++) {
+        clock += 10;
+        await vi.advanceTimersByTimeAsync(10);
+      }
+    };
+    const samples: EgressSample[] = [];
+    const watch = looker.watch((s) => samples.push(s));
+    await advance(650); // looks at 0, 100, 200 (said), 300, 500; the next would be at 900
+    expect(samples.length).toBe(3);
+    sources.answers[B] = "203.0.113.10";
+    watch.lookNow();
+    await advance(10);
+    expect(samples.at(-1)).toMatchObject({ link: "wan2" });
+    await advance(100);
+    expect(samples.map((s) => s.link).slice(-2)).toEqual(["wan2", "wan2"]); // one interval later, not four
+    await watch.stop();
+  });
 });
 
 describe("the backend (route.backend none)", () => {
@@ -158,5 +184,47 @@ describe("the backend (route.backend none)", () => {
     expect(await gateway.publicAddress("wan2")).toMatchObject({ ok: true }); // the look of a moment ago, younger than an interval
     clock += 100;
     expect(await gateway.publicAddress("wan2")).toMatchObject({ ok: false, detail: "wan2: learned only while the router sends the office through it (the office's traffic leaves with 198.51.100.10 (wan1))" });
+  });
+});
+
+describe("the way the gateway's probes leave (monitor.targets with route.backend none)", () => {
+  const table: Record<string, string> = { "192.0.2.1": "192.0.2.1 via 192.168.50.1 dev eth0 src 192.168.50.10 uid 0 \\    cache " };
+  const run: CommandRunner = async (argv) => {
+    const out = table[argv.at(-1)!];
+    if (out === undefined) throw new Error(`\`${argv.join(" ")}\` failed: RTNETLINK answers: Network is unreachable`);
+    return { stdout: out, stderr: "" };
+  };
+  const resolve = async (host: string) => {
+    if (host === "probe.example.net") return "192.0.2.1";
+    if (/^[\d.]+$/.test(host)) return host;
+    throw new Error("getaddrinfo ENOTFOUND");
+  };
+
+  test("the kernel's way to the first target: its device for ping -I, its source address for the sockets", async () => {
+    const asked: string[][] = [];
+    const recording: CommandRunner = (argv, o) => (asked.push([...argv]), run(argv, o));
+    expect(await gatewayPath([{ type: "icmp", host: "192.0.2.1" }, { type: "tcp", host: "192.0.2.9", port: 443 }], recording, resolve)).toEqual({ name: "gateway", interface: "eth0", sourceAddress: "192.168.50.10" });
+    expect(asked).toEqual([["ip", "-4", "-o", "route", "get", "192.0.2.1"]]);
+    expect(await gatewayPath([{ type: "http", url: "http://probe.example.net:8080/x" }], run, resolve)).toMatchObject({ interface: "eth0" });
+  });
+
+  test("no way, no name, no source: said with what was asked", async () => {
+    await expect(gatewayPath([{ type: "sip", host: "192.0.2.7", port: 5060 }], run, resolve)).rejects.toThrow("`ip -4 -o route get 192.0.2.7` failed: RTNETLINK answers: Network is unreachable");
+    await expect(gatewayPath([{ type: "dns", server: "nowhere.invalid", name: "example.com" }], run, resolve)).rejects.toThrow("cannot resolve nowhere.invalid (the first of monitor.targets): getaddrinfo ENOTFOUND");
+    table["192.0.2.8"] = "unreachable 192.0.2.8";
+    await expect(gatewayPath([{ type: "icmp", host: "192.0.2.8" }], run, resolve)).rejects.toThrow("`ip route get 192.0.2.8` names no device and source address: unreachable 192.0.2.8");
+    await expect(gatewayPath([], run, resolve)).rejects.toThrow("no monitor.targets");
+  });
+
+  test("each target's host; parseRouteGet reads iproute2's line", () => {
+    expect([
+      targetHost({ type: "icmp", host: "a" }),
+      targetHost({ type: "tcp", host: "b", port: 1 }),
+      targetHost({ type: "dns", server: "c", name: "x" }),
+      targetHost({ type: "http", url: "https://d.example/" }),
+      targetHost({ type: "sip", host: "e", port: 5060 }),
+    ]).toEqual(["a", "b", "c", "d.example", "e"]);
+    expect(parseRouteGet("local 127.0.0.1 dev lo src 127.0.0.1 uid 0 \\    cache <local> ")).toEqual({ device: "lo", source: "127.0.0.1" });
+    expect(parseRouteGet("")).toBeNull();
   });
 });

@@ -15,7 +15,7 @@ function summary(config: Config): string {
     config.route.backend === "routeros"
       ? `routes on the MikroTik ${config.route.router.host}:${config.route.router.port} (${config.route.router.transport}, routes marked ${config.route.markPrefix}<link>)`
       : config.route.backend === "none"
-        ? `following a router that switches by itself (its egress seen by ${config.route.egress.method === "stun" ? "STUN" : "HTTP echo"} every ${config.route.egress.intervalMs} ms)`
+        ? `following a router that switches by itself (its egress seen by ${config.route.egress.method === "stun" ? "STUN" : "HTTP echo"} every ${config.route.egress.intervalMs} ms${config.monitor.targets.length ? `, its way out probed with ${config.monitor.targets.length} target${config.monitor.targets.length === 1 ? "" : "s"}` : ""})`
         : "routes on this host",
     `${config.dns.records.length} DNS record${config.dns.records.length === 1 ? "" : "s"}`,
   ];

@@ -18,7 +18,7 @@ function ago(iso: string, now: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-function linkLine(link: LinkStatus, active: string | null, now: number): string {
+function linkLine(link: Pick<LinkStatus, "name" | "state" | "since" | "lossPct" | "latencyMs" | "jitterMs" | "lastRound">, active: string | null, now: number): string {
   const mark = link.name === active ? "*" : " ";
   const round = link.lastRound ? `${link.lastRound.answered}/${link.lastRound.targets}` : "-";
   return `${mark} ${link.name.padEnd(8)} ${link.state.padEnd(9)} for ${ago(link.since, now).padEnd(7)} loss ${number(link.lossPct, "%").padStart(6)}  latency ${number(link.latencyMs, " ms").padStart(9)}  jitter ${number(link.jitterMs, " ms").padStart(9)}  last round ${round}`;
@@ -33,6 +33,11 @@ export function renderStatus(status: DaemonStatus, now: number): string {
     ...status.links.map((link) => linkLine(link, status.active, now)),
   ];
   for (const link of status.links) if (link.reason) lines.push(`  ${link.name}: ${link.reason}`);
+  const gateway = status.gateway;
+  if (gateway) {
+    lines.push("", "the way out through the router, probed from this host:", linkLine({ ...gateway, name: "gateway" }, null, now));
+    if (gateway.reason) lines.push(`  gateway: ${gateway.reason}`);
+  }
   if (status.pending) {
     lines.push(`NOT DONE on ${status.pending.link} since ${status.pending.since}: ${status.pending.steps.join(", ")} (retried with backoff; see the last switch below)`);
   }

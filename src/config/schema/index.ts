@@ -35,7 +35,8 @@ const configObject = z
     stateDir: z.string().default("/var/lib/wanctl").describe("Directory for wanctl's state (active link, last report, pending restores)."),
     log,
     links: z.array(link).min(2, { error: "wanctl needs at least two links to fail over between" }).describe("The office's Internet links."),
-    // Left out with route.backend "none" (the router probes its links); the others say what they miss.
+    // Optional with route.backend "none" (the router probes its links; targets there watch the
+    // office's path through it); the other backends say what they miss.
     monitor: monitor.prefault({}),
     failover: failover.default({ holdDownSeconds: 180, waitForIdleCalls: false, maxCallWaitSeconds: 900 }),
     route,
@@ -148,9 +149,6 @@ function checkFollowing(config: Config, ctx: z.RefinementCtx): void {
   const names = config.links.map((l) => l.name);
   for (const name of Object.keys(route.links)) {
     if (!names.includes(name)) ctx.addIssue({ code: "custom", path: ["route", "links", name], message: `no link named ${JSON.stringify(name)} (links: ${names.join(", ")})` });
-  }
-  if (config.monitor.targets.length > 0) {
-    ctx.addIssue({ code: "custom", path: ["monitor", "targets"], message: 'route.backend "none" follows the router, which probes its links itself: leave monitor.targets out' });
   }
   const owned: { link: string; text: string; block: { base: number; bits: number } }[] = [];
   config.links.forEach((link, i) => {

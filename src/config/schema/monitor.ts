@@ -25,7 +25,7 @@ export const monitor = z
     targets: z
       .array(target)
       .default([])
-      .describe('Probe targets; every link probes all of them, each probe leaving through the link it tests. At least one, except with route.backend "none" (the router probes its links).'),
+      .describe('Probe targets; every link probes all of them, each probe leaving through the link it tests. At least one, except with route.backend "none": there they are optional, and probe the office\'s path to the Internet through the router (its default route) as one health state, "gateway".'),
     intervalMs: milliseconds().default(250).describe("Time between probe rounds of a link."),
     timeoutMs: milliseconds().default(250).describe("A probe without an answer after this long is lost (raise it for a link whose round trip can exceed it: satellite, a congested LTE uplink)."),
     quorum: positiveInt().default(1).describe("A round passes when at least this many targets answer."),

@@ -9,6 +9,8 @@ interface Tally {
   switches: number;
   transitions: Map<string, number>;
   allDown: number;
+  gatewayDown: number;
+  gatewayUp: number;
   stepFailed: number;
   repaired: number;
   problems: number;
@@ -17,13 +19,15 @@ interface Tally {
 }
 
 export function tally(alerts: readonly Alert[]): Tally {
-  const t: Tally = { switches: 0, transitions: new Map(), allDown: 0, stepFailed: 0, repaired: 0, problems: 0, drills: 0, tests: 0 };
+  const t: Tally = { switches: 0, transitions: new Map(), allDown: 0, gatewayDown: 0, gatewayUp: 0, stepFailed: 0, repaired: 0, problems: 0, drills: 0, tests: 0 };
   for (const a of alerts) {
     if (a.kind === "failover" || a.kind === "failback") {
       t.switches++;
       const key = `${a.from ?? "?"}→${a.to ?? "?"}`;
       t.transitions.set(key, (t.transitions.get(key) ?? 0) + 1);
     } else if (a.kind === "all-down") t.allDown++;
+    else if (a.kind === "gateway-down") t.gatewayDown++;
+    else if (a.kind === "gateway-up") t.gatewayUp++;
     else if (a.kind === "step-failed") t.stepFailed++;
     else if (a.kind === "repaired") t.repaired++;
     else if (a.kind === "problem") t.problems++;
@@ -39,6 +43,8 @@ export function currentLink(alerts: readonly Alert[]): string | undefined {
   for (const a of alerts) {
     if (a.kind === "failover" || a.kind === "failback") now = a.to ? `on ${a.to}` : now;
     else if (a.kind === "all-down") now = "all links down";
+    else if (a.kind === "gateway-down") now = "no Internet through the router";
+    else if (a.kind === "gateway-up" && a.to) now = `on ${a.to}`;
     else if ((a.kind === "step-failed" || a.kind === "repaired") && a.to) now = `on ${a.to}`;
   }
   return now;
@@ -57,6 +63,8 @@ export function digestSummary(view: View): string {
   const transitions = [...t.transitions].map(([k, n]) => `${k} ×${n}`).join(", ");
   const others = [
     t.allDown ? (t.allDown === 1 ? "all links down once" : `all links down ${t.allDown} times`) : "",
+    t.gatewayDown ? (t.gatewayDown === 1 ? "no Internet through the router once" : `no Internet through the router ${t.gatewayDown} times`) : "",
+    t.gatewayUp ? (t.gatewayUp === 1 ? "back once" : `back ${t.gatewayUp} times`) : "",
     t.stepFailed ? plural(t.stepFailed, "failed step") : "",
     t.repaired ? plural(t.repaired, "repair") : "",
     t.problems ? plural(t.problems, "problem") : "",

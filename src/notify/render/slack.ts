@@ -30,6 +30,8 @@ const KIND_ICON: Record<Alert["kind"], string> = {
   failover: "🔀",
   failback: "↩️",
   "all-down": "🚨",
+  "gateway-down": "🚨",
+  "gateway-up": "🟢",
   "step-failed": "⚠️",
   repaired: "✅",
   problem: "🛠️",

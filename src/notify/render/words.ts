@@ -21,6 +21,10 @@ export function headline(a: Alert): string {
       const count = a.links.length;
       return `${site(a)}: ${count === 2 ? "both" : "all"} links down`;
     }
+    case "gateway-down":
+      return `${site(a)}: no Internet through the router`;
+    case "gateway-up":
+      return `${site(a)}: Internet through the router again`;
     case "step-failed": {
       const names = failed.map((s) => s.step);
       const what = names.length === 0 ? "a step failed" : names.length === 1 ? `step ${names[0]} failed` : `steps ${names.join(", ")} failed`;
@@ -47,7 +51,11 @@ export function subjectLine(a: Alert): string {
 }
 
 export function outcomeLine(a: Alert): string | undefined {
-  if (a.timeline.length === 0) return a.kind === "all-down" ? "nothing to switch to; alerts are queued until a link is back" : undefined;
+  if (a.timeline.length === 0) {
+    if (a.kind === "all-down") return "nothing to switch to; alerts are queued until a link is back";
+    if (a.kind === "gateway-down") return "the router switches by itself, or cannot; alerts are queued until it finds a way out";
+    return undefined;
+  }
   const total = totalDuration(a.timeline);
   const failed = failedSteps(a);
   if (failed.length === 0) return `all ${plural(a.timeline.length, "step")} succeeded in ${duration(total)}`;
@@ -63,6 +71,10 @@ export function introLine(a: Alert, fmt: TimeFormat): string {
       return `${site(a)} switched back${a.from ? ` from ${a.from}` : ""}${a.to ? ` to ${a.to}` : ""} at ${when}.`;
     case "all-down":
       return `Every Internet link of ${site(a)} is down since ${when}.`;
+    case "gateway-down":
+      return `${site(a)}'s way out through its router stopped answering wanctl's probes at ${when}.`;
+    case "gateway-up":
+      return `${site(a)}'s way out through its router answers again since ${when}.`;
     case "step-failed":
       return `A step failed at ${when}${a.to ? ` while ${site(a)} is on ${a.to}` : ""}.`;
     case "repaired":

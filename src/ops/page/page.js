@@ -78,6 +78,7 @@ function notices(status) {
   const list = [];
   if (!status.running) list.push(["bad", `The daemon is not running: this is its last status (${clock(status.updatedAt)}).`]);
   if (status.links.every((l) => l.state === "down")) list.push(["bad", `All links are down: staying on ${status.active || "no link"}.`]);
+  if (status.gateway && status.gateway.state === "down") list.push(["bad", "No Internet through the router: its way out does not answer wanctl's probes."]);
   if (status.pending) list.push(["bad", `Not done on ${status.pending.link} since ${clock(status.pending.since)}: ${status.pending.steps.join(", ")} (retried with backoff).`]);
   if (status.switching) list.push(["warn", `Switching ${status.switching.from || "none"} → ${status.switching.to}: route done, later steps running.`]);
   if (status.pin && status.pin.mode === "pinned") list.push(["warn", `Pinned to ${status.pin.link} by the operator (\`wanctl auto\` unpins).`]);
@@ -85,14 +86,15 @@ function notices(status) {
   return list.map(([kind, text]) => h("div", { class: `notice ${kind}`, role: "status", text }));
 }
 
-function linkCard(link, status) {
+/** A link's card; `where` replaces its interface and priority (the gateway's way out is no link). */
+function linkCard(link, status, where = `${link.interface} · priority ${link.priority}`) {
   const active = link.name === status.active;
   const round = link.lastRound ? `${link.lastRound.answered}/${link.lastRound.targets} answered` : "no round yet";
   return h(
     "article",
     { class: `card${active ? " active" : ""}`, "data-link": link.name, "data-state": link.state },
     h("div", { class: "card-head" }, h("span", { class: "name", text: link.name }), h("span", {}, active ? badge("active", "active") : null, " ", badge(link.state))),
-    h("div", { class: "muted", text: `${link.interface} · priority ${link.priority} · ${link.state} since ${clock(link.since)}` }),
+    h("div", { class: "muted", text: `${where} · ${link.state} since ${clock(link.since)}` }),
     h(
       "div",
       { class: "figures" },
@@ -139,7 +141,8 @@ function alertsTable(alerts) {
 function renderStatus(status) {
   fill("summary", summaryLine(status));
   fill("notices", notices(status));
-  fill("links", status.links.map((l) => linkCard(l, status)));
+  const gateway = status.gateway ? [linkCard({ ...status.gateway, name: "gateway" }, status, "the way out through the router, probed from this host")] : [];
+  fill("links", [...status.links.map((l) => linkCard(l, status)), ...gateway]);
   fill("dns", dnsTable(status.dns));
   fill("alerts", alertsTable(status.alerts));
   fill(

@@ -2,9 +2,14 @@
 // wanctl owns no routes and probes no link: the office's egress address (egress.ts) says which link
 // carries it. `activate` only confirms that the router has the office where wanctl is told; there
 // are no stale flows wanctl could clear (they are in the router's connection tracking).
+// monitor.targets, when given, probe the way out through the router (gatewayPath, at the end).
+import { lookup } from "node:dns/promises";
 import { performance } from "node:perf_hooks";
 import type { Config } from "../../config/schema/index.js";
+import type { ProbeTargetConfig } from "../../config/schema/monitor.js";
+import type { CommandRunner } from "../../system/command.js";
 import { EgressLooker, linkAddressBlocks, type EgressDeps, type EgressSample, type EgressWatch } from "../egress.js";
+import type { LinkBinding } from "../probes/types.js";
 import type { PublicIpResult } from "../public-ip/types.js";
 import type { RouteBackend, SwitchResult } from "./backend.js";
 
@@ -74,4 +79,53 @@ export function createFollowGateway(config: Config, deps: EgressDeps = {}): Foll
     },
     sourceAddress: async () => "0.0.0.0",
   };
+}
+
+/** The name of the office's path to the Internet through the router, as its probes and health call it. */
+export const GATEWAY_PATH = "gateway";
+
+/** The host (name or address) a target's probe goes to. */
+export function targetHost(target: ProbeTargetConfig): string {
+  switch (target.type) {
+    case "icmp":
+    case "tcp":
+    case "sip":
+      return target.host;
+    case "dns":
+      return target.server;
+    case "http":
+      return new URL(target.url).hostname.replace(/^\[|\]$/g, "");
+  }
+}
+
+/** `dev` and `src` of `ip -4 -o route get <address>`: "203.0.113.5 via 192.168.1.1 dev eth0 src 192.168.1.20 uid 0 \    cache". */
+export function parseRouteGet(stdout: string): { device: string; source: string } | null {
+  const device = /\bdev (\S+)/.exec(stdout)?.[1];
+  const source = /\bsrc (\S+)/.exec(stdout)?.[1];
+  return device && source ? { device, source } : null;
+}
+
+/**
+ * How the probes of monitor.targets leave this host when wanctl follows a router: through the
+ * default route, that is through whichever link the router uses. The kernel is asked the way to the
+ * first target (`ip -4 route get`): its device is what `ping -I` binds to, its source address what
+ * the sockets bind to, so that the probes take exactly the way the office's traffic takes (and a
+ * SIP probe's Via names an address of this host). Asked again whenever the probes are built anew:
+ * the daemon compares it now and then and rebuilds them when it changed (DHCP on the LAN).
+ */
+export async function gatewayPath(
+  targets: readonly ProbeTargetConfig[],
+  run: CommandRunner,
+  resolve: (host: string) => Promise<string> = async (host) => (await lookup(host, { family: 4 })).address,
+): Promise<LinkBinding> {
+  const first = targets[0];
+  if (!first) throw new Error("no monitor.targets to probe the way out through the router");
+  const host = targetHost(first);
+  const address = await resolve(host).catch((error: unknown) => {
+    throw new Error(`cannot resolve ${host} (the first of monitor.targets): ${(error as Error).message}`);
+  });
+  const { stdout } = await run(["ip", "-4", "-o", "route", "get", address], { timeoutMs: 2000 });
+  const way = parseRouteGet(stdout);
+  if (!way) throw new Error(`\`ip route get ${address}\` names no device and source address: ${stdout.trim() || "(nothing)"}`);
+  return { name: GATEWAY_PATH, interface: way.device, sourceAddress: way.source };
 }
