@@ -1,16 +1,100 @@
-// Which connection-tracking entries a switch makes stale, as `conntrack -D` filters, and how many
-// a deletion removed. Pure: no commands here.
+// Which connection-tracking entries a switch makes stale, and the program that deletes them. Pure:
+// no commands here.
 //
 // After the office leaves a link, every UDP flow NATed to that link's address is dead: its packets
 // still get the old address and leave through the new link, where the ISP drops them as spoofed
 // (BCP 38), and as long as the flow keeps sending (a trunk's keep-alives, RTP, a VPN) the entry
 // never expires. So all of them go, not only SIP and RTP: the office's source NAT toward that link
-// (SNAT or MASQUERADE: `--src-nat <address>` matches the entries NATed to it) and the port forwards
-// that came in through it (`--dst <address> --dst-nat`). The gateway's own flows from its addresses
-// (wanctl's probes among them) are not NATed and are left alone, and so is TCP.
+// (SNAT or MASQUERADE: what `conntrack --src-nat <address>` matches) and the port forwards that came
+// in through it (`--dst <address> --dst-nat`). The gateway's own flows from its addresses (wanctl's
+// probes among them) are not NATed and are left alone, and so is TCP.
 //
-// One `conntrack -D` per filter: conntrack walks the table once and deletes what matches, instead
-// of one process per entry.
+// Why not `conntrack -D` with those filters: conntrack-tools (1.4.7 in Debian 12, and still 1.4.9)
+// sends the kernel no filter but the family (and --mark); it dumps the whole table to user space
+// and filters there, so each pass costs the size of the table (284 ms with 50 000 entries). The
+// kernel can filter the dump itself since Linux 5.8 (CTA_FILTER: protocol and address of either
+// direction) and by status bits since 5.19 (CTA_STATUS_MASK: the NAT-done bits), but no release of
+// conntrack-tools asks it to, and node has no netlink socket. So a short Perl program (perl-base is
+// Essential in Debian and Ubuntu) asks for exactly the candidates — UDP, reply destination the
+// address and SRC_NAT_DONE; UDP, original destination the address and DST_NAT_DONE — and deletes
+// each by its original tuple and id (an entry gone meanwhile is not counted). It checks every
+// returned entry again with conntrack's own rules (libnetfilter_conntrack's "is SNAT": NAT done and
+// reply destination ≠ original source; "is DNAT or DPAT": NAT done and the reply source address or
+// port ≠ the original destination's), so an older kernel that ignores a filter attribute and
+// returns more deletes no more. Without perl, the conntrack -D passes below do the same, slower.
+
+/** The argv that deletes the stale flows of the links left at `addresses` and prints how many it deleted. */
+export function staleFlowFlushCommand(addresses: readonly string[]): string[] {
+  for (const address of addresses) {
+    if (!IPV4.test(address)) throw new Error(`conntrack flush: "${address}" is not an IPv4 address`);
+  }
+  return ["perl", "-e", FLUSH_PROGRAM, "--", ...addresses];
+}
+
+/** The count the flush program printed, or null. */
+export function flushedCount(output: string): number | null {
+  const m = /^(\d+)$/m.exec(output);
+  return m ? Number(m[1]) : null;
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+// ctnetlink over a NETLINK_NETFILTER socket. Numbers from linux/netfilter/nfnetlink_conntrack.h and
+// nf_conntrack_common.h (uapi); the CTA_FILTER flag bits from the kernel's nf_internals.h.
+const FLUSH_PROGRAM = String.raw`use strict; use warnings;
+my ($SRC_NAT_DONE, $DST_NAT_DONE, $UDP) = (1 << 7, 1 << 8, 17);
+my ($FILTER_IP_DST, $FILTER_PROTO_NUM) = (1 << 1, 1 << 3);
+socket(my $nl, 16, 3, 12) or die "netlink socket: $!\n"; # AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER
+bind($nl, pack("S x2 L L", 16, 0, 0)) or die "netlink bind: $!\n";
+my $seq = 0;
+sub attr { my ($type, $data) = @_; my $len = 4 + length $data; pack("S S", $len, $type) . $data . "\0" x ((4 - $len % 4) % 4) }
+sub nest { my $type = shift; attr($type | 0x8000, join "", @_) }
+# A ctnetlink request (subsystem 1) for AF_INET.
+sub request { my ($type, $flags, $body) = @_; $body = pack("C C n", 2, 0, 0) . $body; pack("L S S L L", 16 + length $body, (1 << 8) | $type, $flags, ++$seq, 0) . $body }
+sub attrs { my ($buf) = @_; my %a; my $o = 0;
+  while ($o + 4 <= length $buf) { my ($len, $type) = unpack("S S", substr($buf, $o, 4)); last if $len < 4; $a{$type & 0x3fff} = substr($buf, $o + 4, $len - 4); $o += ($len + 3) & ~3 }
+  return \%a }
+sub tuple { my $t = attrs($_[0] // ""); my $ip = attrs($t->{1} // ""); my $p = attrs($t->{2} // "");
+  return { src => $ip->{1} // "", dst => $ip->{2} // "", proto => unpack("C", $p->{1} // "\0"), sport => unpack("n", $p->{2} // "\0\0"), dport => unpack("n", $p->{3} // "\0\0") } }
+# Reads answers until the dump ends ($acks 0) or $acks acks came: calls $entry for each entry; returns the acks of success and the errors (ENOENT: gone already, neither).
+sub answers { my ($acks, $entry) = @_; my ($seen, $ok, @errors) = (0, 0);
+  while (1) {
+    defined recv($nl, my $buf, 1 << 20, 0) or die "netlink recv: $!\n";
+    for (my $o = 0; $o + 16 <= length $buf;) {
+      my ($len, $type) = unpack("L S", substr($buf, $o, 6));
+      return ($ok, @errors) if $type == 3; # NLMSG_DONE
+      if ($type == 2) { # NLMSG_ERROR: an ack when 0
+        my $err = -unpack("l", substr($buf, $o + 16, 4));
+        if ($err == 0) { $ok++ } elsif ($err != 2) { local $! = $err; push @errors, "$!" }
+        return ($ok, @errors) if !$acks || ++$seen == $acks;
+      } else { $entry->(attrs(substr($buf, $o + 20, $len - 20))) }
+      $o += ($len + 3) & ~3 } } }
+my @stale;
+for my $address (@ARGV) {
+  my $ip = pack("C4", split /\./, $address);
+  # [direction of the tuple filtered (1 original, 2 reply), NAT-done bit, the check of a returned entry]
+  for my $kind ([2, $SRC_NAT_DONE, sub { my ($o, $r, $s) = @_; $r->{dst} eq $ip && ($s & $SRC_NAT_DONE) && $r->{dst} ne $o->{src} }],
+                [1, $DST_NAT_DONE, sub { my ($o, $r, $s) = @_; $o->{dst} eq $ip && ($s & $DST_NAT_DONE) && ($r->{src} ne $o->{dst} || $r->{sport} != $o->{dport}) }]) {
+    my ($dir, $nat, $stale) = @$kind;
+    my $filter = nest($dir, nest(1, attr(2, $ip)), nest(2, attr(1, pack("C", $UDP)))) . attr(3, pack("N", $nat)) . attr(26, pack("N", $nat))
+      . nest(25, attr($dir, pack("L", $FILTER_IP_DST | $FILTER_PROTO_NUM)));
+    my @errors;
+    for my $body ($filter, "") { # a kernel that refuses the filter: the whole table, checked here
+      send($nl, request(1, 0x301, $body), 0) or die "netlink send: $!\n"; # IPCTNL_MSG_CT_GET, NLM_F_REQUEST|NLM_F_DUMP
+      (undef, @errors) = answers(0, sub { my ($a) = @_; my ($o, $r) = (tuple($a->{1}), tuple($a->{2}));
+        return unless $o->{proto} == $UDP && $stale->($o, $r, unpack("N", $a->{3} // "\0\0\0\0"));
+        push @stale, nest(1, $a->{1}) . (defined $a->{12} ? attr(12, $a->{12}) : "") . (defined $a->{18} ? attr(18, $a->{18}) : "") }); # tuple, CTA_ID, CTA_ZONE
+      last unless @errors }
+    die "conntrack dump: @errors\n" if @errors } }
+my ($deleted, @errors) = (0);
+while (my @batch = splice(@stale, 0, 64)) {
+  send($nl, join("", map { request(2, 5, $_) } @batch), 0) or die "netlink send: $!\n"; # IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST|NLM_F_ACK
+  my ($ok, @e) = answers(scalar @batch, sub {}); $deleted += $ok; push @errors, @e }
+print "$deleted\n";
+die "conntrack delete: @errors\n" if @errors;
+`;
+
+// The same with conntrack-tools, where there is no perl: one `conntrack -D` per filter.
 
 /** The `conntrack -D` arguments (after `-D`) that delete the stale flows of a link left at `address`. */
 export function staleFlowFilters(address: string): string[][] {
