@@ -23,12 +23,16 @@
 // port ≠ the original destination's), so an older kernel that ignores a filter attribute and
 // returns more deletes no more. Without perl, the conntrack -D passes below do the same, slower.
 
-/** The argv that deletes the stale flows of the links left at `addresses` and prints how many it deleted. */
-export function staleFlowFlushCommand(addresses: readonly string[]): string[] {
-  for (const address of addresses) {
-    if (!IPV4.test(address)) throw new Error(`conntrack flush: "${address}" is not an IPv4 address`);
+/**
+ * The argv that deletes the stale flows of the links left on `interfaces` (each one's address is
+ * its first IPv4 address of global scope, as `ip -4 addr show dev` lists them; an interface that
+ * is missing or has none has no flows NATed to it) and prints how many it deleted.
+ */
+export function staleFlowFlushCommand(interfaces: readonly string[]): string[] {
+  for (const name of interfaces) {
+    if (!INTERFACE.test(name) || name === "." || name === "..") throw new Error(`conntrack flush: "${name}" is not an interface name`);
   }
-  return ["perl", "-e", FLUSH_PROGRAM, "--", ...addresses];
+  return ["perl", "-e", FLUSH_PROGRAM, "--", ...interfaces];
 }
 
 /** The count the flush program printed, or null. */
@@ -37,15 +41,18 @@ export function flushedCount(output: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** What Linux takes as an interface name (IFNAMSIZ 16 with the NUL; no slash, no blank). */
+const INTERFACE = /^[^\s/]{1,15}$/;
 
-// ctnetlink over a NETLINK_NETFILTER socket. Numbers from linux/netfilter/nfnetlink_conntrack.h and
-// nf_conntrack_common.h (uapi); the CTA_FILTER flag bits from the kernel's nf_internals.h.
+// The interfaces' addresses from rtnetlink (one process fewer than asking `ip`: a switch waits for
+// this step), then ctnetlink over a NETLINK_NETFILTER socket. Numbers from linux/rtnetlink.h,
+// linux/if_addr.h, linux/sockios.h, linux/netfilter/nfnetlink_conntrack.h and nf_conntrack_common.h
+// (uapi); the CTA_FILTER flag bits from the kernel's nf_internals.h.
 const FLUSH_PROGRAM = String.raw`use strict; use warnings;
 my ($SRC_NAT_DONE, $DST_NAT_DONE, $UDP) = (1 << 7, 1 << 8, 17);
 my ($FILTER_IP_DST, $FILTER_PROTO_NUM) = (1 << 1, 1 << 3);
-socket(my $nl, 16, 3, 12) or die "netlink socket: $!\n"; # AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER
-bind($nl, pack("S x2 L L", 16, 0, 0)) or die "netlink bind: $!\n";
+sub netlink { socket(my $s, 16, 3, $_[0]) or die "netlink socket: $!\n"; bind($s, pack("S x2 L L", 16, 0, 0)) or die "netlink bind: $!\n"; $s } # AF_NETLINK, SOCK_RAW
+my ($rt, $nl) = (netlink(0), netlink(12)); # NETLINK_ROUTE, NETLINK_NETFILTER
 my $seq = 0;
 sub attr { my ($type, $data) = @_; my $len = 4 + length $data; pack("S S", $len, $type) . $data . "\0" x ((4 - $len % 4) % 4) }
 sub nest { my $type = shift; attr($type | 0x8000, join "", @_) }
@@ -56,10 +63,10 @@ sub attrs { my ($buf) = @_; my %a; my $o = 0;
   return \%a }
 sub tuple { my $t = attrs($_[0] // ""); my $ip = attrs($t->{1} // ""); my $p = attrs($t->{2} // "");
   return { src => $ip->{1} // "", dst => $ip->{2} // "", proto => unpack("C", $p->{1} // "\0"), sport => unpack("n", $p->{2} // "\0\0"), dport => unpack("n", $p->{3} // "\0\0") } }
-# Reads answers until the dump ends ($acks 0) or $acks acks came: calls $entry for each entry; returns the acks of success and the errors (ENOENT: gone already, neither).
-sub answers { my ($acks, $entry) = @_; my ($seen, $ok, @errors) = (0, 0);
+# Reads answers until the dump ends ($acks 0) or $acks acks came: calls $entry with each entry's payload; returns the acks of success and the errors (ENOENT: gone already, neither).
+sub answers { my ($sock, $acks, $entry) = @_; my ($seen, $ok, @errors) = (0, 0);
   while (1) {
-    defined recv($nl, my $buf, 1 << 20, 0) or die "netlink recv: $!\n";
+    defined recv($sock, my $buf, 1 << 20, 0) or die "netlink recv: $!\n";
     for (my $o = 0; $o + 16 <= length $buf;) {
       my ($len, $type) = unpack("L S", substr($buf, $o, 6));
       return ($ok, @errors) if $type == 3; # NLMSG_DONE
@@ -67,11 +74,18 @@ sub answers { my ($acks, $entry) = @_; my ($seen, $ok, @errors) = (0, 0);
         my $err = -unpack("l", substr($buf, $o + 16, 4));
         if ($err == 0) { $ok++ } elsif ($err != 2) { local $! = $err; push @errors, "$!" }
         return ($ok, @errors) if !$acks || ++$seen == $acks;
-      } else { $entry->(attrs(substr($buf, $o + 20, $len - 20))) }
+      } else { $entry->(substr($buf, $o + 16, $len - 16)) }
       $o += ($len + 3) & ~3 } } }
+socket(my $inet, 2, 2, 0) or die "socket: $!\n";
+my %index; # SIOCGIFINDEX
+for my $name (@ARGV) { my $ifreq = pack("a16 x24", $name); $index{$name} = unpack("x16 i", $ifreq) if ioctl($inet, 0x8933, $ifreq) }
+my %first; # RTM_GETADDR for AF_INET: each interface's first address of scope global (IFA_LOCAL)
+send($rt, pack("L S S L L C C C C L", 24, 22, 0x301, ++$seq, 0, 2, 0, 0, 0, 0), 0) or die "netlink send: $!\n";
+my (undef, @failed) = answers($rt, 0, sub { my ($family, $scope, $index) = unpack("C x2 C L", $_[0]); my $a = attrs(substr($_[0], 8));
+  $first{$index} //= $a->{2} // $a->{1} if $family == 2 && $scope == 0 });
+die "address dump: @failed\n" if @failed;
 my @stale;
-for my $address (@ARGV) {
-  my $ip = pack("C4", split /\./, $address);
+for my $ip (map { defined $index{$_} && defined $first{$index{$_}} ? $first{$index{$_}} : () } @ARGV) {
   # [direction of the tuple filtered (1 original, 2 reply), NAT-done bit, the check of a returned entry]
   for my $kind ([2, $SRC_NAT_DONE, sub { my ($o, $r, $s) = @_; $r->{dst} eq $ip && ($s & $SRC_NAT_DONE) && $r->{dst} ne $o->{src} }],
                 [1, $DST_NAT_DONE, sub { my ($o, $r, $s) = @_; $o->{dst} eq $ip && ($s & $DST_NAT_DONE) && ($r->{src} ne $o->{dst} || $r->{sport} != $o->{dport}) }]) {
@@ -81,7 +95,7 @@ for my $address (@ARGV) {
     my @errors;
     for my $body ($filter, "") { # a kernel that refuses the filter: the whole table, checked here
       send($nl, request(1, 0x301, $body), 0) or die "netlink send: $!\n"; # IPCTNL_MSG_CT_GET, NLM_F_REQUEST|NLM_F_DUMP
-      (undef, @errors) = answers(0, sub { my ($a) = @_; my ($o, $r) = (tuple($a->{1}), tuple($a->{2}));
+      (undef, @errors) = answers($nl, 0, sub { my $a = attrs(substr($_[0], 4)); my ($o, $r) = (tuple($a->{1}), tuple($a->{2}));
         return unless $o->{proto} == $UDP && $stale->($o, $r, unpack("N", $a->{3} // "\0\0\0\0"));
         push @stale, nest(1, $a->{1}) . (defined $a->{12} ? attr(12, $a->{12}) : "") . (defined $a->{18} ? attr(18, $a->{18}) : "") }); # tuple, CTA_ID, CTA_ZONE
       last unless @errors }
@@ -89,7 +103,7 @@ for my $address (@ARGV) {
 my ($deleted, @errors) = (0);
 while (my @batch = splice(@stale, 0, 64)) {
   send($nl, join("", map { request(2, 5, $_) } @batch), 0) or die "netlink send: $!\n"; # IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST|NLM_F_ACK
-  my ($ok, @e) = answers(scalar @batch, sub {}); $deleted += $ok; push @errors, @e }
+  my ($ok, @e) = answers($nl, scalar @batch, sub {}); $deleted += $ok; push @errors, @e }
 print "$deleted\n";
 die "conntrack delete: @errors\n" if @errors;
 `;
