@@ -21,7 +21,9 @@
 // returned entry again with conntrack's own rules (libnetfilter_conntrack's "is SNAT": NAT done and
 // reply destination ≠ original source; "is DNAT or DPAT": NAT done and the reply source address or
 // port ≠ the original destination's), so an older kernel that ignores a filter attribute and
-// returns more deletes no more. Without perl, the conntrack -D passes below do the same, slower.
+// returns more deletes no more. It also reads the links' addresses itself (rtnetlink), one process
+// fewer. bench:conntrack, 50 000 entries: 64 ms p50 against 349 ms for conntrack -D; what is left
+// is mostly process start. Without perl, the conntrack -D passes below do the same, slower.
 
 /**
  * The argv that deletes the stale flows of the links left on `interfaces` (each one's address is
