@@ -15,6 +15,8 @@ export class CommandError extends Error {
     readonly argv: readonly string[],
     readonly stderr: string,
     readonly exitCode: number | null,
+    /** The binary is not installed (or not on the PATH). */
+    readonly notFound = false,
   ) {
     super(message);
     this.name = "CommandError";
@@ -36,7 +38,7 @@ export function commandRunner(prefix: readonly string[] = []): CommandRunner {
         if (code === "ENOENT") {
           const binary = full[0]!;
           const pkg = PACKAGE_OF[binary];
-          return reject(new CommandError(`${binary} not found${pkg ? ` (install the Debian package ${pkg})` : ""}`, argv, "", null));
+          return reject(new CommandError(`${binary} not found${pkg ? ` (install the Debian package ${pkg})` : ""}`, argv, "", null, true));
         }
         if ((error as { killed?: boolean }).killed) {
           return reject(new CommandError(`\`${shown}\` did not finish within ${timeoutMs} ms`, argv, stderr, null));

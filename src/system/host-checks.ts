@@ -9,7 +9,7 @@ import type { Config } from "../config/schema/index.js";
 import type { CommandRunner } from "./command.js";
 
 /** The binaries the Linux backend calls, what needs each, and the Debian package. */
-function neededBinaries(config: Config): { binary: string; why: string; pkg: string }[] {
+function neededBinaries(config: Config, path: string | undefined): { binary: string; why: string; pkg: string }[] {
   const icmp = config.monitor.targets.some((t) => t.type === "icmp");
   if (config.route.backend === "none" && config.monitor.targets.length > 0) {
     // Only the probes of the way out through the router run here.
@@ -19,8 +19,9 @@ function neededBinaries(config: Config): { binary: string; why: string; pkg: str
   }
   if (config.route.backend !== "linux") return [];
   const out = [{ binary: "ip", why: "the route step and per-link probing", pkg: "iproute2" }];
-  if (config.route.flushConntrack) {
-    out.push({ binary: "conntrack", why: "the conntrack step of every switch (the trunks then register through the stale NAT mapping of the dead link)", pkg: "conntrack" });
+  // The conntrack step speaks netlink through perl (perl-base, in every Debian); conntrack is its fallback.
+  if (config.route.flushConntrack && !onPath("perl", path)) {
+    out.push({ binary: "conntrack", why: "the conntrack step of every switch (no perl either: the trunks then register through the stale NAT mapping of the dead link)", pkg: "conntrack" });
   }
   if (icmp) out.push({ binary: "ping", why: "the ICMP probes (those targets never answer)", pkg: "iputils-ping" });
   out.push({ binary: "flock", why: "the lock that keeps a second daemon off the state directory", pkg: "util-linux" });
@@ -62,7 +63,7 @@ export interface HostCheckOptions {
 /** Problems of this host for the config, each in a sentence that names the config path. */
 export async function hostProblems(config: Config, options: HostCheckOptions): Promise<string[]> {
   const problems: string[] = [];
-  for (const { binary, why, pkg } of neededBinaries(config)) {
+  for (const { binary, why, pkg } of neededBinaries(config, options.path)) {
     if (!onPath(binary, options.path)) problems.push(`${binary} not found: ${why} will fail (apt-get install ${pkg})`);
   }
   if (config.route.backend !== "linux" || !onPath("ip", options.path)) return problems;

@@ -48,6 +48,12 @@ describe("host checks", () => {
     ]);
   });
 
+  test("with perl, conntrack is not needed: the conntrack step speaks netlink through it", async () => {
+    const c = config();
+    const run = ipAnswering({ [c.links[0]!.interface]: [{ local: "198.51.100.10", prefixlen: 30 }], [c.links[1]!.interface]: [{ local: "100.64.0.2", prefixlen: 30 }] });
+    expect(await hostProblems(c, { run, path: pathWith("ip", "perl", "ping", "flock") })).toEqual([]);
+  });
+
   test("an interface that does not exist, and a gateway outside its interface's subnet, each at its config path", async () => {
     const c = config();
     const run = ipAnswering({ [c.links[0]!.interface]: [{ local: "192.0.2.77", prefixlen: 24 }] });
