@@ -11,7 +11,7 @@ import { runScriptOnLab, SERVICES, type Lab, type LabProcess } from "../test/lab
 import { currentStatus, linkState, startDaemon, routeChangedAt, switchedTo, waitForStatus } from "../test/lab/daemon-harness.js";
 import { labConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import { startEchoJitter } from "../test/lab/echo-jitter.js";
-import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
+import { usageOver } from "./proc-usage.js";
 import { percentile, say, sleep } from "./common.js";
 
 const { values } = parseArgs({
@@ -90,15 +90,7 @@ async function usage(lab: Lab): Promise<{ rss: number; cpu: number }> {
   };
   return withDaemon(lab, config, async (_stateDir, daemon) => {
     await sleep(2000); // past start-up
-    const pids = processTree(daemon.pid);
-    const cpuBefore = cpuSeconds(pids);
-    const started = Date.now();
-    let rss = 0;
-    while (Date.now() - started < cpuWindowSeconds * 1000) {
-      rss = Math.max(rss, rssMegabytes(daemon.pid));
-      await sleep(1000);
-    }
-    const cpu = (100 * (cpuSeconds(processTree(daemon.pid)) - cpuBefore)) / ((Date.now() - started) / 1000);
+    const { cpu, rss } = await usageOver(daemon.pid, cpuWindowSeconds);
     say(`probing 2 links × 3 targets at 2 Hz for ${cpuWindowSeconds} s: CPU ${cpu.toFixed(2)} % of a core (daemon and its ping processes), RSS ${rss.toFixed(1)} MB`);
     return { rss, cpu };
   });

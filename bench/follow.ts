@@ -22,7 +22,7 @@ import { startItsp, type Itsp } from "../test/lab/kamailio.js";
 import { officeNat } from "../test/lab/self-router.js";
 import { labFollowConfig, writeLabConfig } from "../test/lab/wanctl-config.js";
 import type { DaemonStatus } from "../src/daemon/status-file.js";
-import { cpuSeconds, processTree, rssMegabytes } from "./proc-usage.js";
+import { rssMegabytes, usageOver } from "./proc-usage.js";
 import { percentile, say, sleep, until } from "./common.js";
 
 const { values } = parseArgs({
@@ -87,14 +87,9 @@ async function run(lab: Lab): Promise<Record<string, number | string>> {
 
     say(`watching the egress for ${cpuWindowSeconds} s ...`);
     await sleep(2000);
-    const cpuBefore = cpuSeconds(processTree(d.pid));
-    const cpuStarted = Date.now();
-    let rss = 0;
-    while (Date.now() - cpuStarted < cpuWindowSeconds * 1000) {
-      rss = Math.max(rss, rssMegabytes(d.pid));
-      await sleep(1000);
-    }
-    const cpu = (100 * (cpuSeconds(processTree(d.pid)) - cpuBefore)) / ((Date.now() - cpuStarted) / 1000);
+    const usage = await usageOver(d.pid, cpuWindowSeconds);
+    const cpu = usage.cpu;
+    let rss = usage.rss; // and its highest over the switches that follow
 
     const over: number[] = [];
     const back: number[] = [];

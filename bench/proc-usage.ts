@@ -44,3 +44,19 @@ export function rssMegabytes(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
   return kb / 1024;
 }
+
+/**
+ * The CPU (% of one core, the process and every descendant) and the highest RSS (MB) of `pid`
+ * over the next `seconds`, sampled once a second.
+ */
+export async function usageOver(pid: number, seconds: number): Promise<{ cpu: number; rss: number }> {
+  const cpuBefore = cpuSeconds(processTree(pid));
+  const started = Date.now();
+  let rss = 0;
+  while (Date.now() - started < seconds * 1000) {
+    rss = Math.max(rss, rssMegabytes(pid));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  const cpu = (100 * (cpuSeconds(processTree(pid)) - cpuBefore)) / ((Date.now() - started) / 1000);
+  return { cpu, rss };
+}
