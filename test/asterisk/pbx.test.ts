@@ -21,8 +21,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(options: { files?: Record<string, string>; config?: Record<string, unknown>; secret?: string; logs?: unknown[]; simLog?: (entry: SimLogEntry) => void } = {}) {
-  const h: SimHarness = await startSim({ ...(options.files ? { files: options.files } : {}), ...(options.simLog ? { log: options.simLog } : {}) });
+async function setup(options: { files?: Record<string, string>; config?: Record<string, unknown>; secret?: string; logs?: unknown[]; simLog?: (entry: SimLogEntry) => void; chanSipReloadLagMs?: number } = {}) {
+  const h: SimHarness = await startSim({
+    ...(options.files ? { files: options.files } : {}),
+    ...(options.simLog ? { log: options.simLog } : {}),
+    ...(options.chanSipReloadLagMs ? { chanSipReloadLagMs: options.chanSipReloadLagMs } : {}),
+  });
   cleanup.push(() => h.close());
   await until(() => h.sim.registrations().every((r) => r.status === "Registered"), "the PJSIP trunks to register at start");
   const config = pbxConfig(h.sim.amiPort, options.config);
@@ -252,6 +256,17 @@ describe("chan_sip", () => {
     expect(r.data?.saved).toEqual({ driver: "chan_sip", file: "sip.conf", general: { externip: "198.51.100.10", externaddr: null } });
     expect(r.data?.targets[0]?.live).toEqual({ externaddr: "203.0.113.10" });
     expect(sim.fileText("sip.conf")).toContain("externip = 203.0.113.10");
+  });
+
+  it("a reload that chan_sip carries out later (in its monitor thread) is waited for, not reported as a mismatch", async () => {
+    const { sim, pbx } = await setup({ config: chanSip, chanSipReloadLagMs: 300 });
+    await until(() => sim.chanSipRegistrations().every((r) => r.state === "Registered"), "chan_sip to register at start");
+    const set = await pbx.setExternalAddress("203.0.113.10");
+    expect(set.ok, set.detail).toBe(true);
+    expect(set.data?.targets[0]?.live).toEqual({ externaddr: "203.0.113.10" });
+    const moved = await pbx.moveTo("198.51.100.10", { shortExpirySeconds: 120 });
+    expect(moved.ok, moved.detail).toBe(true);
+    expect((await pbx.readAddress()).data?.targets[0]?.media).toBe("198.51.100.10");
   });
 
   it("puts ~120 on the register line (Match- on the old line), waits for Registered, restores ~3600, and never shows the password", async () => {

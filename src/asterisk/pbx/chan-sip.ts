@@ -67,6 +67,9 @@ export function redactRegisterLine(value: string): string {
   return value.replace(/^((?:[a-z]+:\/\/)?[^:@\s]+):[^@\s]*@/i, "$1:[REDACTED]@");
 }
 
+/** How long a `sip reload` may take to show in `sip show settings` (it runs in chan_sip's monitor thread). */
+const RELOAD_SETTLE_MS = 2_000;
+
 const redact = (variable: string, value: string): string => (variable.toLowerCase() === "register" ? redactRegisterLine(value) : value);
 
 type ChanSipSaved = Extract<SavedTrunkSettings, { driver: "chan_sip" }>;
@@ -153,7 +156,7 @@ export class ChanSipPbx extends AmiPbx {
       if (fileChanged || live !== part.expected) {
         await this.mutate(() => this.client.command("sip reload"));
         reloaded = true;
-        live = await this.#liveExternaddr();
+        live = await this.#externaddrAfterReload(part.expected);
       }
       return this.#addressOutcome(part, plan, fileChanged, reloaded, live);
     } catch (error) {
@@ -167,6 +170,21 @@ export class ChanSipPbx extends AmiPbx {
       const live = (await this.#liveExternaddr()) || null;
       return { ok: true, detail: `[general]: ${live ?? "no external address"}`, data: { targets: [{ name: "general", media: live, signaling: live }] } };
     });
+  }
+
+  /**
+   * The live Externaddr once a `sip reload` has taken effect. chan_sip only flags the reload and
+   * its monitor thread reloads later (chan_sip.c: sip_reload() sets sip_reloading), so the first
+   * read may still show the old value: read again every 50 ms until it shows `expected`, for at
+   * most RELOAD_SETTLE_MS, then return what it shows (the caller reports a mismatch).
+   */
+  async #externaddrAfterReload(expected: string): Promise<string> {
+    const deadline = performance.now() + RELOAD_SETTLE_MS;
+    for (let reads = 1; ; reads++) {
+      const live = await this.#liveExternaddr();
+      if (live === expected || performance.now() >= deadline || reads >= RELOAD_SETTLE_MS / 50) return live;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async #liveExternaddr(): Promise<string> {
@@ -343,7 +361,7 @@ export class ChanSipPbx extends AmiPbx {
       const trunks = this.#trunksPart(general, expiryFor);
       try {
         const trunksOutcome = await this.#applyTrunks(startedAt, sections, trunks, [addressPart.change]);
-        const addressOutcome = this.#addressOutcome(addressPart, addressPlan, addressPlan.actions.length > 0, true, await this.#liveExternaddr());
+        const addressOutcome = this.#addressOutcome(addressPart, addressPlan, addressPlan.actions.length > 0, true, await this.#externaddrAfterReload(addressPart.expected));
         const data: MoveData = {
           address: addressOutcome.data!,
           trunks: trunksOutcome.data!,

@@ -50,6 +50,11 @@ export interface PbxSimOptions {
   secondMs?: number;
   /** Delay before `Authentication failed` (Asterisk sleeps 1 s). Default 1000 ms. */
   loginFailDelayMs?: number;
+  /**
+   * How long after `sip reload` answers chan_sip really reloads: Asterisk only flags the reload
+   * and chan_sip's monitor thread does it later (chan_sip.c sip_reload()). Default 0 (at once).
+   */
+  chanSipReloadLagMs?: number;
   /** Register every trunk when started, as Asterisk does at boot. Default true. */
   registerOnStart?: boolean;
   /** Refresh registrations before they expire. Default true. */
@@ -687,7 +692,8 @@ export class PbxSimulator {
       text = this.#showTransport(words[3]!);
     } else if (lower[0] === "sip" && lower[1] === "reload" && words.length === 2 && this.#chanSip) {
       text = "";
-      after = () => this.#reloadChanSip(false);
+      const lag = this.#opts.chanSipReloadLagMs ?? 0;
+      after = lag > 0 ? async () => void setTimeout(() => void this.#reloadChanSip(false).catch(() => undefined), lag) : () => this.#reloadChanSip(false);
     } else if (lower[0] === "sip" && lower[1] === "show" && lower[2] === "settings" && words.length === 3 && this.#chanSip) {
       text = this.#sipShowSettings();
     } else if (lower.join(" ") === "core show version") {
