@@ -5,7 +5,7 @@
 // route.links). The daemon takes the watch; the backend (route/none.ts) and the public-ip step use
 // the same looks.
 import { performance } from "node:perf_hooks";
-import { parseBlock } from "../config/schema/routing.js";
+import { inBlock, ipv4ToInt, parseBlock, type Ipv4Block } from "./public-ip/address.js";
 import type { EgressConfig } from "../config/schema/routing.js";
 import type { LinkConfig } from "../config/schema/links.js";
 import { backoffDelay, backoffPolicy } from "../lib/backoff.js";
@@ -35,8 +35,8 @@ export interface EgressWatch {
 const ANY = "0.0.0.0";
 
 /** The addresses each link is known by: its static public address and route.links[link].addresses. */
-export function linkAddressBlocks(links: readonly LinkConfig[], listed: Readonly<Record<string, { readonly addresses: readonly string[] }>>): Map<string, { base: number; bits: number }[]> {
-  const blocks = new Map<string, { base: number; bits: number }[]>();
+export function linkAddressBlocks(links: readonly LinkConfig[], listed: Readonly<Record<string, { readonly addresses: readonly string[] }>>): Map<string, Ipv4Block[]> {
+  const blocks = new Map<string, Ipv4Block[]>();
   for (const link of links) {
     const texts = [...(link.publicIp.method === "static" ? [link.publicIp.address] : []), ...(listed[link.name]?.addresses ?? [])];
     blocks.set(link.name, texts.map((t) => parseBlock(t)).filter((b) => b !== null));
@@ -45,15 +45,10 @@ export function linkAddressBlocks(links: readonly LinkConfig[], listed: Readonly
 }
 
 /** The link whose addresses hold `address`, or null. */
-export function linkOfAddress(address: string, blocks: ReadonlyMap<string, readonly { base: number; bits: number }[]>): string | null {
-  const a = parseBlock(address);
-  if (!a || a.bits !== 32) return null;
-  for (const [link, list] of blocks) {
-    for (const b of list) {
-      const mask = b.bits === 0 ? 0 : (~0 << (32 - b.bits)) >>> 0;
-      if ((a.base & mask) >>> 0 === b.base) return link;
-    }
-  }
+export function linkOfAddress(address: string, blocks: ReadonlyMap<string, readonly Ipv4Block[]>): string | null {
+  if (parseBlock(address)?.bits !== 32) return null;
+  const n = ipv4ToInt(address);
+  for (const [link, list] of blocks) if (list.some((b) => inBlock(n, b))) return link;
   return null;
 }
 
@@ -99,7 +94,7 @@ export class EgressLooker {
 
   constructor(
     private readonly config: EgressConfig,
-    private readonly blocks: ReadonlyMap<string, readonly { base: number; bits: number }[]>,
+    private readonly blocks: ReadonlyMap<string, readonly Ipv4Block[]>,
     deps: EgressDeps = {},
   ) {
     this.sources = sourcesOf(config);

@@ -8,7 +8,8 @@ import { checkSipReferences, dns } from "./dns.js";
 import { DEFAULT_HTTP_LISTEN, http, isLoopback, parseListen } from "./http.js";
 import { link } from "./links.js";
 import { monitor } from "./monitor.js";
-import { failover, parseBlock, route } from "./routing.js";
+import { blocksOverlap, parseBlock } from "../../wan/public-ip/address.js";
+import { failover, route } from "./routing.js";
 
 const drills = z
   .strictObject({
@@ -172,17 +173,11 @@ function checkFollowing(config: Config, ctx: z.RefinementCtx): void {
     for (const text of texts) {
       const block = parseBlock(text);
       if (!block) continue; // said at its own path
-      const clash = owned.find((o) => o.link !== link.name && overlap(o.block, block));
+      const clash = owned.find((o) => o.link !== link.name && blocksOverlap(o.block, block));
       if (clash) {
         ctx.addIssue({ code: "custom", path: ["route", "links", link.name, "addresses"], message: `${text} of ${link.name} overlaps ${clash.text} of ${clash.link}: an address seen must name one link` });
       }
       owned.push({ link: link.name, text, block });
     }
   });
-}
-
-function overlap(a: { base: number; bits: number }, b: { base: number; bits: number }): boolean {
-  const bits = Math.min(a.bits, b.bits);
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
 }

@@ -1,5 +1,6 @@
 // Failover policy and the backend that moves the default route.
 import { z } from "zod";
+import { parseBlock } from "../../wan/public-ip/address.js";
 import { normalizeFingerprint } from "../../wan/route/routeros/client.js";
 import { host, httpUrl, milliseconds, port, positiveInt, seconds, secret } from "./common.js";
 
@@ -133,18 +134,6 @@ const routeros = z
 /** An IPv4 address or block: "203.0.113.10" or "203.0.113.0/24". */
 const addressBlock = () =>
   z.string().refine((v) => parseBlock(v) !== null, { error: "expected an IPv4 address or a CIDR block such as 203.0.113.0/24" });
-
-/** The block's first address and prefix length, or null when `text` is not one. */
-export function parseBlock(text: string): { base: number; bits: number } | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
-  if (!m) return null;
-  const octets = m.slice(1, 5).map(Number);
-  const bits = m[5] === undefined ? 32 : Number(m[5]);
-  if (octets.some((o) => o > 255) || bits > 32) return null;
-  const n = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return { base: (n & mask) >>> 0, bits };
-}
 
 // How often and how patiently the office's egress is looked at; common to both methods.
 const egressTiming = {

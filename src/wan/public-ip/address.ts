@@ -21,14 +21,39 @@ export function ipv4ToInt(address: string): number {
   return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
+/** An IPv4 block: its first address as a number, and its prefix length (32: one address). */
+export interface Ipv4Block {
+  readonly base: number;
+  readonly bits: number;
+}
+
+const prefixMask = (bits: number): number => (bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0);
+
+/** An address ("203.0.113.10") or a CIDR block ("203.0.113.0/24"), or null when `text` is neither. */
+export function parseBlock(text: string): Ipv4Block | null {
+  const m = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
+  if (!m || !isIPv4(m[1]!)) return null;
+  const bits = m[2] === undefined ? 32 : Number(m[2]);
+  if (bits > 32) return null;
+  return { base: (ipv4ToInt(m[1]!) & prefixMask(bits)) >>> 0, bits };
+}
+
+/** Whether the address `n` (ipv4ToInt) is in `block`. */
+export function inBlock(n: number, block: Ipv4Block): boolean {
+  return (n & prefixMask(block.bits)) >>> 0 === block.base;
+}
+
+/** Whether two blocks share an address. */
+export function blocksOverlap(a: Ipv4Block, b: Ipv4Block): boolean {
+  const mask = prefixMask(Math.min(a.bits, b.bits));
+  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
+}
+
 /** Why `address` cannot be a public address, or null when it can. */
 export function notPublicReason(address: string): string | null {
   if (!isIPv4(address)) return "not an IPv4 address";
   const n = ipv4ToInt(address);
-  for (const [base, bits, what] of NOT_PUBLIC) {
-    const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-    if ((n & mask) >>> 0 === ipv4ToInt(base)) return what;
-  }
+  for (const [base, bits, what] of NOT_PUBLIC) if (inBlock(n, { base: ipv4ToInt(base), bits })) return what;
   return null;
 }
 
