@@ -149,7 +149,8 @@ export class Daemon {
   private carrier: CarrierWatch | undefined;
   private egress: EgressWatch | undefined;
   /** The office's path to the Internet through the router (route.backend "none" with monitor.targets). */
-  private gateway: { health: LinkHealth; reason: string | null; downSince: number | null } | undefined;
+  /** `downAt`: when the path went down, on the monotonic clock (the duration told when it is back). */
+  private gateway: { health: LinkHealth; reason: string | null; downAt: number | null } | undefined;
   private gatewayMonitor: LinkMonitor | undefined;
   /** The way the gateway's probes were built with. */
   private gatewayBound: LinkBinding | undefined;
@@ -315,7 +316,7 @@ export class Daemon {
       this.gateway = undefined;
       return;
     }
-    this.gateway ??= { health: createLinkHealth(GATEWAY_PATH, this.now()), reason: null, downSince: null };
+    this.gateway ??= { health: createLinkHealth(GATEWAY_PATH, this.now()), reason: null, downAt: null };
     this.gatewayMonitor = new LinkMonitor({
       link: GATEWAY_PATH,
       intervalMs: this.config.monitor.intervalMs,
@@ -551,12 +552,12 @@ export class Daemon {
     this.deps.logger[down ? "warn" : "info"]({ gateway: { from: event.from, to: event.to, metrics: event.metrics } }, `the way out through the router is ${event.to}: ${event.reason}`);
     const figures = [{ link: GATEWAY_PATH, state: health.state, lossPct: health.metrics.lossPct, latencyMs: health.metrics.latencyMs, jitterMs: health.metrics.jitterMs }, ...linkFigures(this.health.values())];
     if (down) {
-      current.downSince = this.wallNow();
-      this.deps.alerts?.enqueue(gatewayAlert("down", this.lc.active, `no answer through the router: ${event.reason}`, figures, current.downSince));
+      current.downAt = at;
+      this.deps.alerts?.enqueue(gatewayAlert("down", this.lc.active, `no answer through the router: ${event.reason}`, figures, this.wallNow()));
     } else if (event.from === "down") {
       const wall = this.wallNow();
-      const lasted = current.downSince === null ? "" : ` after ${Math.round((wall - current.downSince) / 1000)} s down`;
-      current.downSince = null;
+      const lasted = current.downAt === null ? "" : ` after ${Math.round((at - current.downAt) / 1000)} s down`;
+      current.downAt = null;
       this.deps.alerts?.enqueue(gatewayAlert("up", this.lc.active, `the way out through the router answers again${lasted}: ${event.reason}`, figures, wall));
       this.deps.alerts?.retryNow(); // what waited for a way out can go now
     }
