@@ -3,7 +3,7 @@
 // the stale flows; the link's public address, learned through the link; then what that address
 // feeds: DNS, Asterisk's external address, the trunks. Each step has a time limit; a failure skips
 // only what needs it.
-import type { LiveAddressData, OfficePbx, Pbx, PbxDriver, SavedExternalAddress, SavedTrunkSettings, TrunkSettingsData } from "../asterisk/pbx/index.js";
+import type { LiveAddressData, OfficePbx, Pbx, PbxDriver, SavedExternalAddress, SavedTrunkSettings, TrunkReport, TrunkSettingsData } from "../asterisk/pbx/index.js";
 import type { RouteBackend } from "../wan/route/backend.js";
 import { mergeTrunkSettings, normalTrunkSettings, type BaselineStore } from "./baseline.js";
 import type { ConvergeRun } from "./lifecycle.js";
@@ -49,6 +49,8 @@ interface Half {
   readonly ok: boolean;
   readonly detail: string;
   readonly changed: boolean;
+  /** Trunks half: some trunk was still not Registered when the time ran out. */
+  readonly timedOut?: boolean;
 }
 
 const PUBLIC_IP_TIMEOUT_MS = 10_000;
@@ -117,7 +119,7 @@ export function convergeSteps(adapters: ConvergeAdapters, run: ConvergeRun): { s
         timeoutMs: 1_000,
         run: async (context) => {
           const { ok, detail, changed } = context.pbx!.trunks;
-          if (!ok) throw new Error(adapters.route.follows && context.run.afterSwitch && /not Registered within/.test(detail) ? `${detail}; ${STALE_NAT_ON_ROUTER}` : detail);
+          if (!ok) throw new Error(adapters.route.follows && context.run.afterSwitch && context.pbx!.trunks.timedOut ? `${detail}; ${STALE_NAT_ON_ROUTER}` : detail);
           return { detail, changed };
         },
       },
@@ -144,6 +146,7 @@ async function convergePbx(steps: PbxSteps, context: RunContext): Promise<PbxOut
     ok: outcomes.every((o) => o[half].ok) && ok,
     detail: [...outcomes.map((o, i) => `${DRIVER_NAMES[drivers[i]!.driver]}: ${o[half].detail}`), ...extra].join("; "),
     changed: outcomes.some((o) => o[half].changed),
+    ...(outcomes.some((o) => o[half].timedOut) ? { timedOut: true } : {}),
   });
   return { address: join("address", [...problems, ...notes], problems.length === 0), trunks: join("trunks", [], true) };
 }
@@ -195,17 +198,22 @@ async function convergeDriver(pbx: Pbx, steps: PbxSteps, context: RunContext): P
     const was = (what: string[]) => (context.run.afterSwitch || what.length === 0 ? "" : ` (was: ${what.join(", ")})`);
     return {
       address: { ok: data.addressPart.ok, detail: `${data.addressPart.detail}${was(addressOff)}`, changed: data.address.fileChanged || data.address.reloaded || data.unregistered.length > 0 },
-      trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true },
+      trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true, ...timedOut(data.trunks.trunks) },
     };
   }
   if (context.run.primary) keepTransports(baseline, driver, asSaved(driver, observed.settings.file, readA.data!));
   const addressOk = { ok: true, detail: `${readA.data!.targets.map((t) => t.name).join(", ")} already on ${address} and live`, changed: false };
   if (unregistered.length) {
     const result = await pbx.registerTrunks();
-    return { address: addressOk, trunks: { ok: result.ok, detail: `${result.detail} (was: ${unregistered.join(", ")})${note}`, changed: true } };
+    return { address: addressOk, trunks: { ok: result.ok, detail: `${result.detail} (was: ${unregistered.join(", ")})${note}`, changed: true, ...timedOut(result.data?.trunks ?? []) } };
   }
   const expiry = wanted === "short" ? `${short} s` : "their own expiry";
   return { address: addressOk, trunks: { ok: true, detail: `${observed.live.length} trunk(s) Registered with ${expiry}${note}`, changed: false } };
+}
+
+/** `{ timedOut: true }` when some trunk was still not Registered as the time ran out. */
+function timedOut(trunks: readonly TrunkReport[]): { timedOut?: true } {
+  return trunks.some((t) => t.timedOut) ? { timedOut: true } : {};
 }
 
 /** What Asterisk runs, in the form of the settings a change would save. */

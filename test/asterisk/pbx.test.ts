@@ -230,7 +230,7 @@ describe("PJSIP: trunks", () => {
     const r = await pbx.registerTrunks({ shortExpirySeconds: 120 });
     expect(r.ok).toBe(false);
     expect(r.error?.kind).toBe("register");
-    expect(r.data?.trunks[0]).toMatchObject({ name: "itsp", ok: false });
+    expect(r.data?.trunks[0]).toMatchObject({ name: "itsp", ok: false, timedOut: true });
     expect(r.detail).toMatch(/itsp not Registered within 1500 ms \((last status (Rejected|Unregistered)|no Registry event for it)\)/);
     // The saved originals come back even so: the file was changed.
     expect(r.data?.saved).toEqual({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration: "3600", max_random_initial_delay: "1" } } });

@@ -251,12 +251,15 @@ describe("the trunks step converges", () => {
 });
 
 describe("following a router that switches by itself (route.backend none)", () => {
-  const unanswered = (memory: MemoryPbx) => {
+  /** The move's trunks part fails: the trunk was still not Registered when the time ran out, or its PJSIPRegister was refused. */
+  const unanswered = (memory: MemoryPbx, how: "timed out" | "refused" = "timed out") => {
     const move = memory.pbx.moveTo;
+    const detail = how === "timed out" ? "itsp not Registered within 15000 ms (no Registry event for it)" : "itsp: PJSIPRegister refused: Unable to retrieve registration entry";
     Object.assign(memory.pbx, {
       moveTo: async (...args: Parameters<Pbx["moveTo"]>) => {
         const moved = await move(...args);
-        return { ...moved, data: { ...moved.data!, trunksPart: { ok: false, detail: "itsp not Registered within 15000 ms (no Registry event for it)" } } };
+        const trunks = moved.data!.trunks.trunks.map((t) => ({ ...t, ok: false, status: how === "timed out" ? ("Timeout" as const) : ("Unknown" as const), detail, ...(how === "timed out" ? { timedOut: true } : {}) }));
+        return { ...moved, data: { ...moved.data!, trunks: { ...moved.data!.trunks, trunks }, trunksPart: { ok: false, detail } } };
       },
     });
   };
@@ -269,6 +272,14 @@ describe("following a router that switches by itself (route.backend none)", () =
     expect(steps.trunks!.detail).toBe(
       'itsp not Registered within 15000 ms (no Registry event for it); likely cause: a stale NAT entry on the router for the trunk\'s UDP 5060 flow (it still leaves with the address of the link the router left, and that ISP drops it); wanctl cannot clear the router\'s connection tracking: make the router flush its UDP connections when it changes WAN (see the README, route.backend "none")',
     );
+  });
+
+  test("a trunk whose REGISTER could not even be asked for is no stale NAT entry: no guess", async () => {
+    const { memory, run } = setUp({ follows: true });
+    unanswered(memory, "refused");
+    const steps = await run("wan2", { afterSwitch: true, cause: "switch" });
+    expect(steps.trunks!.ok).toBe(false);
+    expect(steps.trunks!.detail).toBe("itsp: PJSIPRegister refused: Unable to retrieve registration entry");
   });
 
   test("wanctl's own switch has no such guess: it flushed the flows itself", async () => {

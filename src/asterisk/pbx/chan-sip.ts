@@ -263,8 +263,8 @@ export class ChanSipPbx extends AmiPbx {
     const changes = [...extra, ...part.changes];
     const plan = planChanges(file, changes);
     const reports = new Map<string, TrunkReport>();
-    const fail = (key: string, status: TrunkStatus, detail: string): void => {
-      reports.set(key, { name: key, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail });
+    const fail = (key: string, status: TrunkStatus, detail: string, timedOut = false): void => {
+      reports.set(key, { name: key, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail, ...(timedOut ? { timedOut } : {}) });
     };
     const watches = new Map<string, TrunkWatch>(part.usable.map(({ line }) => [line.key, this.registry.watch({ channelType: "SIP", username: line.user, domain: line.host })]));
     try {
@@ -287,7 +287,7 @@ export class ChanSipPbx extends AmiPbx {
           const r = await waitRegistered(watch, marks.get(key)!, deadline);
           const ms = Math.round(r.at - startedAt);
           if (r.registered) reports.set(key, { name: key, ok: true, status: "Registered", durationMs: ms, expirySeconds: null, detail: `${key} Registered after ${ms} ms` });
-          else fail(key, r.last, `${key} not Registered within ${this.config.registerTimeoutMs} ms (${r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`})${r.last === "Timeout" ? this.eventsHint() : ""}`);
+          else fail(key, r.last, `${key} not Registered within ${this.config.registerTimeoutMs} ms (${r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`})${r.last === "Timeout" ? this.eventsHint() : ""}`, true);
         }),
       );
       return await this.#trunksOutcome(part, reports, fileChanged && part.changes.length > 0, fileProblem);

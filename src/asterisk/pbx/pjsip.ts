@@ -426,7 +426,7 @@ export class PjsipPbx extends AmiPbx {
     marks: ReadonlyMap<string, number>,
     byReload: ReadonlySet<string>,
     reports: Map<string, TrunkReport>,
-    fail: (name: string, status: TrunkStatus, detail: string) => void,
+    fail: ReturnType<typeof failer>,
   ): Promise<void> {
     const deadline = performance.now() + this.config.registerTimeoutMs;
     const grace = this.options.reloadRegisterGraceMs ?? 3000;
@@ -446,7 +446,7 @@ export class PjsipPbx extends AmiPbx {
           reports.set(name, { name, ok: true, status: "Registered", durationMs: ms, expirySeconds: null, detail: `${name} Registered after ${ms} ms` });
         } else {
           const how = r.last === "Timeout" ? "no Registry event for it" : `last status ${r.last}`;
-          fail(name, r.last, `${name} not Registered within ${this.config.registerTimeoutMs} ms (${how})${r.last === "Timeout" ? this.eventsHint() : ""}`);
+          fail(name, r.last, `${name} not Registered within ${this.config.registerTimeoutMs} ms (${how})${r.last === "Timeout" ? this.eventsHint() : ""}`, true);
         }
       }),
     );
@@ -630,7 +630,7 @@ function restorePlan(saved: PjsipSavedTrunks): TrunkPlan {
 
 
 function failer(reports: Map<string, TrunkReport>, startedAt: number) {
-  return (name: string, status: TrunkStatus, detail: string): void => {
-    reports.set(name, { name, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail });
+  return (name: string, status: TrunkStatus, detail: string, timedOut = false): void => {
+    reports.set(name, { name, ok: false, status, durationMs: Math.round(performance.now() - startedAt), expirySeconds: null, detail, ...(timedOut ? { timedOut } : {}) });
   };
 }

@@ -109,6 +109,11 @@ export interface TrunkReport {
   /** Expiry Asterisk lists afterwards (PJSIP Expiration; chan_sip: the line's ~expiry), if known. */
   readonly expirySeconds: number | null;
   readonly detail: string;
+  /**
+   * Still not Registered when the time ran out (whatever the last status: Asterisk shows a REGISTER
+   * that got no answer as Rejected too), as opposed to a failure before any REGISTER could leave.
+   */
+  readonly timedOut?: boolean;
 }
 
 export interface TrunksData {
