@@ -9,7 +9,7 @@ import { Cron } from "croner";
 import type { Config } from "../config/schema/index.js";
 import type { Logger } from "../log.js";
 import { scrubText } from "../notify/sanitize.js";
-import type { CarrierChange, CarrierWatch } from "../wan/carrier.js";
+import type { CarrierChange, CarrierWatch, CarrierWatchEvents } from "../wan/carrier.js";
 import type { EgressSample, EgressWatch } from "../wan/egress.js";
 import { carrierLost, createLinkHealth, observedState, recordRound, type HealthParams, type HealthStepResult, type LinkHealth } from "../wan/health.js";
 import type { LinkBinding, Probe, ProbeResult } from "../wan/probes/types.js";
@@ -73,8 +73,11 @@ export interface DaemonDeps {
    * it makes the egress watch look at once.
    */
   gatewayPath?: () => Promise<LinkBinding>;
-  /** Watches the links' interfaces for a lost carrier (Linux: `ip monitor link`); without it only probes tell. */
-  watchCarrier?: (interfaces: readonly string[], onChange: (change: CarrierChange) => void, onError: (message: string) => void) => CarrierWatch;
+  /**
+   * Watches the links' interfaces for a lost carrier and new addresses (Linux: `ip monitor link
+   * address`); without it only probes tell, and addresses are checked every ADDRESS_CHECK_EVERY_MS.
+   */
+  watchCarrier?: (interfaces: readonly string[], events: CarrierWatchEvents) => CarrierWatch;
   logger: Logger;
   /** Where alerts go; none when no channel is configured. */
   alerts?: AlertSink;
@@ -97,6 +100,8 @@ const CALLS_EVERY_MS = 5_000;
 const PIN_READ_EVERY_MS = 500;
 /** How often each link's own address is compared with the one its probes are bound to. */
 const ADDRESS_CHECK_EVERY_MS = 10_000;
+/** With the kernel's address news: only a safety net. */
+const ADDRESS_NET_EVERY_MS = 60_000;
 
 /** A reload waits this long at most for a switch in flight to end. */
 const RELOAD_WAIT_MS = 60_000;
@@ -145,6 +150,8 @@ export class Daemon {
   private drillSchedule: Cron | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private addressTimer: NodeJS.Timeout | undefined;
+  private addressCheck: Promise<void> | undefined;
+  private addressCheckAgain = false;
   private dueTimer: NodeJS.Timeout | undefined;
   private carrier: CarrierWatch | undefined;
   private egress: EgressWatch | undefined;
@@ -301,12 +308,15 @@ export class Daemon {
       monitor.start();
       return monitor;
     });
-    this.addressTimer = setInterval(() => void this.followAddressChanges(), this.deps.addressCheckMs ?? ADDRESS_CHECK_EVERY_MS);
-    this.carrier = this.deps.watchCarrier?.(
-      this.config.links.map((l) => l.interface),
-      (change) => this.onCarrier(change),
-      (message) => this.deps.logger.warn({ carrier: message }, message),
-    );
+    this.carrier = this.deps.watchCarrier?.(this.config.links.map((l) => l.interface), {
+      onChange: (change) => this.onCarrier(change),
+      onAddress: () => void this.followAddressChanges(),
+      onError: (message) => this.deps.logger.warn({ carrier: message }, message),
+    });
+    // The kernel tells of new addresses; asking `ip` now and then stays as a net (a monitor that
+    // died and is starting again), at a pace that costs nothing.
+    const checkEvery = this.deps.addressCheckMs ?? (this.carrier ? ADDRESS_NET_EVERY_MS : ADDRESS_CHECK_EVERY_MS);
+    this.addressTimer = setInterval(() => void this.followAddressChanges(), checkEvery);
   }
 
   /** The probes of monitor.targets through the router's default route, when wanctl follows a router. */
@@ -507,9 +517,26 @@ export class Daemon {
 
   /**
    * A link whose address changed (DHCP, PPP) gets new probes and routing rules: probes bound to the
-   * old address would report a healthy link down.
+   * old address would report a healthy link down. One check at a time: the kernel's news come in
+   * bursts (the old address deleted, the new one added), and a check asked for meanwhile runs once
+   * more when this one has ended.
    */
-  private async followAddressChanges(): Promise<void> {
+  private followAddressChanges(): Promise<void> {
+    if (this.addressCheck) {
+      this.addressCheckAgain = true;
+      return this.addressCheck;
+    }
+    this.addressCheck = (async () => {
+      // Bounded: a kernel that keeps changing the address is checked again on the next news or tick.
+      for (let pass = 0; pass < 3 && (pass === 0 || this.addressCheckAgain); pass++) {
+        this.addressCheckAgain = false;
+        await this.checkAddresses();
+      }
+    })().finally(() => (this.addressCheck = undefined));
+    return this.addressCheck;
+  }
+
+  private async checkAddresses(): Promise<void> {
     const { route, logger } = this.deps;
     if (!route.linkAddress) return;
     for (const [index, link] of this.config.links.entries()) {

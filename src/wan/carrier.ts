@@ -1,7 +1,8 @@
-// The carrier of each link's interface, from the kernel: `ip -o monitor link` prints a line for
+// The kernel's news about the links' interfaces: `ip -o monitor link address` prints a line for
 // every change, so a pulled cable or a modem that died is known at once, long before three probe
-// rounds have failed. One long-running process for all links (like the persistent `ping`), started
-// again with a pause if it ends. A cut beyond the office keeps the carrier: the probes find that.
+// rounds have failed, and a new address (DHCP, PPP) as soon as it is set, without asking `ip` every
+// few seconds. One long-running process for all links (like the persistent `ping`), started again
+// with a pause if it ends. A cut beyond the office keeps the carrier: the probes find that.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 
@@ -23,18 +24,32 @@ export function parseLinkLine(line: string): CarrierChange | null {
   return { iface: m[2]!, up: !m[1] && flags.includes("LOWER_UP") && !flags.includes("NO-CARRIER") };
 }
 
+/**
+ * One IPv4 address line of `ip -o monitor address`: `3: wan1    inet 198.51.100.10/24 scope global
+ * wan1\ …`, or `Deleted 3: wan1    inet …` when it went away. The interface's name, or null.
+ */
+export function parseAddressLine(line: string): string | null {
+  return /^(?:Deleted\s+)?\d+:\s+([^:\s]+)\s+inet\s/.exec(line.trim())?.[1] ?? null;
+}
+
 export interface CarrierWatch {
   stop(): Promise<void>;
 }
 
+export interface CarrierWatchEvents {
+  /** A link's carrier changed (and once per interface at start with its current carrier). */
+  onChange(change: CarrierChange): void;
+  /** An IPv4 address was added to or deleted from one of the interfaces. */
+  onAddress?(iface: string): void;
+  /** No `ip`, or its monitor ended: said once per distinct message; it is started again after a pause. */
+  onError?(message: string): void;
+}
+
 const RESTART_PAUSE_MS = 1_000;
 
-/**
- * Calls `onChange` when the carrier of one of `interfaces` changes (and once per interface at
- * start with its current carrier). Errors (no `ip`) are reported once through `onError` and the
- * monitor is started again after a pause.
- */
-export function watchCarrier(interfaces: readonly string[], onChange: (change: CarrierChange) => void, onError: (message: string) => void = () => undefined): CarrierWatch {
+/** Watches `interfaces` for carrier and address changes (see CarrierWatchEvents). */
+export function watchCarrier(interfaces: readonly string[], events: CarrierWatchEvents): CarrierWatch {
+  const { onChange, onAddress, onError = () => undefined } = events;
   const wanted = new Set(interfaces);
   const last = new Map<string, boolean>();
   let child: ChildProcess | undefined;
@@ -43,6 +58,11 @@ export function watchCarrier(interfaces: readonly string[], onChange: (change: C
   let lastError = "";
 
   const feed = (line: string): void => {
+    const addressOf = onAddress && parseAddressLine(line);
+    if (addressOf) {
+      if (wanted.has(addressOf)) onAddress(addressOf);
+      return;
+    }
     const change = parseLinkLine(line);
     if (!change || !wanted.has(change.iface) || last.get(change.iface) === change.up) return;
     last.set(change.iface, change.up);
@@ -61,7 +81,7 @@ export function watchCarrier(interfaces: readonly string[], onChange: (change: C
     if (keep) {
       proc.once("exit", () => {
         if (stopped) return;
-        if (stderr.trim() && stderr.trim() !== lastError) onError((lastError = `ip monitor link ended: ${stderr.trim()}`));
+        if (stderr.trim() && stderr.trim() !== lastError) onError((lastError = `ip monitor ended: ${stderr.trim()}`));
         restartTimer = setTimeout(start, RESTART_PAUSE_MS);
       });
     }
@@ -70,7 +90,7 @@ export function watchCarrier(interfaces: readonly string[], onChange: (change: C
   function start(): void {
     if (stopped) return;
     // The monitor first, then the current state: a change in between is not missed.
-    child = run(["-o", "monitor", "link"], true);
+    child = run(["-o", "monitor", "link", ...(onAddress ? ["address"] : [])], true);
     run(["-o", "link", "show"], false);
   }
   start();

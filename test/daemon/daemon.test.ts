@@ -8,6 +8,7 @@ import { renderStatus } from "../../src/cli/commands/status.js";
 import type { Alert } from "../../src/notify/index.js";
 import type { LinkBinding, Probe } from "../../src/wan/probes/types.js";
 import type { RouteBackend } from "../../src/wan/route/backend.js";
+import type { CarrierWatchEvents } from "../../src/wan/carrier.js";
 import { minimalConfig } from "../config/fixtures.js";
 import { tempDir } from "../temp-dirs.js";
 import { answeringProbes, FakeRoute, quietLogger } from "./fakes.js";
@@ -227,6 +228,33 @@ describe("daemon", () => {
     route.addresses.wan2 = "100.64.0.6";
     await until("wan2 bound anew", () => bindings.includes("wan2 100.64.0.6"));
     expect(bindings.filter((b) => b.startsWith("wan1"))).toEqual(["wan1 198.51.100.10"]); // the other link is left alone
+  });
+
+  test("the kernel's news of an address (ip monitor address) has the link probed anew at once, without waiting for the periodic check", async () => {
+    const route = new FakeRoute();
+    const stateDir = tempDir();
+    const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, timeoutMs: 5, downAfter: 2, upAfter: 2 } }), "c.json");
+    const bindings: string[] = [];
+    let events: CarrierWatchEvents | undefined;
+    let watched: readonly string[] = [];
+    daemon = new Daemon(config, {
+      route,
+      logger: quiet,
+      addressCheckMs: 3_600_000, // the periodic check never comes during this test
+      watchCarrier: (interfaces, e) => ((watched = interfaces), (events = e), { stop: async () => undefined }),
+      makeProbes: (link) => (bindings.push(`${link.name} ${link.sourceAddress}`), [fakeProbe(link)]),
+    });
+    await daemon.start();
+    await until("both bound", () => bindings.length === 2);
+    expect(watched).toEqual(["wan1", "wan2"]);
+    route.addresses.wan2 = "100.64.0.6";
+    // A burst, as the kernel sends it: the old address deleted, the new one added.
+    events!.onAddress!("wan2");
+    events!.onAddress!("wan2");
+    await until("wan2 bound anew", () => bindings.includes("wan2 100.64.0.6"));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bindings.filter((b) => b.startsWith("wan2"))).toEqual(["wan2 100.64.0.2", "wan2 100.64.0.6"]); // built anew once
+    expect(bindings.filter((b) => b.startsWith("wan1"))).toEqual(["wan1 198.51.100.10"]);
   });
 
   test("a secret quoted in a step's error never reaches the status, the report or the alert", async () => {

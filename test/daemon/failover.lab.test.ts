@@ -55,6 +55,21 @@ describeLab("link monitoring and route failover (wanctl run in the lab)", () => 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  // First in the file: the daemon is young, so its periodic address check (a net, every 60 s)
+  // has not run yet; only the kernel's news (ip monitor address) can tell it this soon.
+  test("a link's address going away and coming back is followed from the kernel's news, and the link is probed anew", async () => {
+    const wan2 = `${lab.links.wan2.address}/${lab.links.wan2.prefixLen}`;
+    await lab.run("office", ["ip", "addr", "del", wan2, "dev", "wan2"]);
+    try {
+      await daemon.waitFor(new RegExp(`wan2's address changed from ${lab.links.wan2.address.replaceAll(".", "\\.")} to none`), 10_000);
+    } finally {
+      await lab.run("office", ["ip", "addr", "add", wan2, "dev", "wan2"]);
+    }
+    const status = await waitForStatus(stateDir, "wan2 up from its address again", (s) => linkState(s, "wan2") === "up" && s.links.find((l) => l.name === "wan2")!.lastRound?.answered === 4, 30_000, daemon);
+    expect(status.active).toBe("wan1");
+    expect(status.switches).toBe(0);
+  });
+
   test("cutting the idle link reports it down and moves nothing", async () => {
     await lab.cut("wan2");
     const status = await waitForStatus(stateDir, "wan2 down", (s) => linkState(s, "wan2") === "down", 10_000, daemon);
