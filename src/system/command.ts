@@ -1,5 +1,5 @@
 // Runs system commands (ip, conntrack, ...) with a time limit and errors that say what and where.
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 
 export interface CommandResult {
   stdout: string;
@@ -48,5 +48,18 @@ export function commandRunner(prefix: readonly string[] = []): CommandRunner {
         reject(new CommandError(`\`${shown}\` failed: ${why}`, argv, stderr, exitCode));
       });
     });
+  };
+}
+
+/** What a long-running helper (the conntrack flush) needs of a child process: its pipes, kill, and its events. */
+export type ServingProcess = Pick<ChildProcessWithoutNullStreams, "stdin" | "stdout" | "stderr" | "kill" | "on">;
+
+/** Starts argv[0] with the rest as arguments and pipes to it; injected like CommandRunner (the same prefix) and faked in tests. */
+export type Spawner = (argv: readonly string[]) => ServingProcess;
+
+export function commandSpawner(prefix: readonly string[] = []): Spawner {
+  return (argv) => {
+    const full = [...prefix, ...argv];
+    return spawn(full[0]!, full.slice(1), { stdio: "pipe" });
   };
 }
