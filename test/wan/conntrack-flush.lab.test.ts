@@ -1,9 +1,10 @@
 // The Linux route backend's flush on a real connection-tracking table (the lab's office gateway):
 // after the office leaves wan1, every UDP entry NATed to wan1's address goes, and nothing else does:
-// with the netlink program (the kernel filters the table) and, on a host without perl, with one
-// `conntrack -D` per kind. Both delete the same entries.
+// with the netlink program (the kernel filters the table; one helper process serves both flushes
+// and is gone after close) and, on a host without perl, with one `conntrack -D` per kind. Both
+// delete the same entries.
 import { afterEach, expect, test } from "vitest";
-import { CommandError, commandRunner, type CommandRunner } from "../../src/system/command.js";
+import { commandRunner, commandSpawner, type Spawner } from "../../src/system/command.js";
 import { LinuxRouteBackend } from "../../src/wan/route/linux.js";
 import { LINK_PLAN } from "../lab/index.js";
 import { describeLab, useLab } from "../lab/vitest.js";
@@ -17,6 +18,8 @@ describeLab("conntrack flush on a real table (the lab's office)", () => {
   const lab = useLab();
   const conntrack = (...args: string[]) => lab.run("office", ["conntrack", ...args]);
   afterEach(async () => void (await lab.exec("office", ["conntrack", "-F"])));
+  /** The processes in the office's namespace. */
+  const pids = async () => new Set((await commandRunner()(["ip", "netns", "pids", lab.ns("office")])).stdout.split("\n").filter(Boolean));
 
   test.each(["netlink", "conntrack -D (no perl)"])("%s: every UDP flow NATed to the link left goes; the other link's, the gateway's own, TCP and LAN flows stay", async (how) => {
     const entries: Record<string, string[]> = {
@@ -34,10 +37,17 @@ describeLab("conntrack flush on a real table (the lab's office)", () => {
       lan: ["-p", "udp", "-s", "192.168.50.20", "-d", PBX, "--sport", "5060", "--dport", "5060"],
     };
     for (const args of Object.values(entries)) await conntrack("-I", ...args, "-t", "300");
-    const inOffice = commandRunner(["ip", "netns", "exec", lab.ns("office")]);
-    const withoutPerl: CommandRunner = (argv, options) => (argv[0] === "perl" ? Promise.reject(new CommandError("perl not found", argv, "", null, true)) : inOffice(argv, options));
-    const run = how === "netlink" ? inOffice : withoutPerl;
-    const route = new LinuxRouteBackend({ links: [LINK_PLAN.wan1, LINK_PLAN.wan2].map((l) => ({ name: l.ifname, interface: l.ifname, gateway: l.gateway })), run });
+    const prefix = ["ip", "netns", "exec", lab.ns("office")];
+    const before = await pids();
+    let spawned = 0;
+    const inOffice: Spawner = (argv) => (spawned++, commandSpawner(prefix)(argv));
+    const noPerl: Spawner = () => commandSpawner()(["/nonexistent/perl"]); // spawn fails with ENOENT, as without perl
+    const route = new LinuxRouteBackend({
+      links: [LINK_PLAN.wan1, LINK_PLAN.wan2].map((l) => ({ name: l.ifname, interface: l.ifname, gateway: l.gateway })),
+      run: commandRunner(prefix),
+      spawn: how === "netlink" ? inOffice : noPerl,
+    });
+    route.startFlushHelper();
 
     expect(await route.flushStaleFlows("wan2")).toBe(5);
 
@@ -53,5 +63,11 @@ describeLab("conntrack flush on a real table (the lab's office)", () => {
     expect(left).toContain("sport=40001 dport=443"); // TCP
     expect(left).toContain(`src=192.168.50.20 dst=${PBX}`); // inside the LAN
     expect(await route.flushStaleFlows("wan2")).toBe(0);
+    const running = [...(await pids())].filter((pid) => !before.has(pid));
+    await route.close();
+    expect(running).toHaveLength(how === "netlink" ? 1 : 0); // the helper (ip netns exec execs perl)
+    if (how === "netlink") expect(spawned).toBe(1); // for both flushes
+    const after = await pids();
+    expect(running.filter((pid) => after.has(pid))).toEqual([]);
   });
 });

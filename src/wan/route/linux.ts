@@ -1,13 +1,17 @@
 // The Linux route backend: iproute2 for the default route and per-link routing, conntrack for
 // the flows whose NAT mapping went stale with the switch.
 import { performance } from "node:perf_hooks";
-import { CommandError, type CommandRunner } from "../../system/command.js";
+import { CommandError, commandSpawner, type CommandRunner, type ServingProcess, type Spawner } from "../../system/command.js";
 import type { RouteBackend, RouteLink, SwitchResult } from "./backend.js";
-import { deletedCount, flushedCount, staleFlowFilters, staleFlowFlushCommand } from "./conntrack.js";
+import { deletedCount, FLUSH_HELPER, flushAnswer, flushRequest, staleFlowFilters } from "./conntrack.js";
 
 export interface LinuxRouteOptions {
   links: readonly RouteLink[];
   run: CommandRunner;
+  /** Starts the conntrack flush helper: give it the same prefix as `run` (default: none). */
+  spawn?: Spawner;
+  /** How long one flush may take before the helper is killed (default 8 s, under the converge step's 10 s). */
+  flushTimeoutMs?: number;
   /**
    * First routing table (and rule priority) for the per-link tables; link i uses base + i. Chosen
    * far from the tables distributions use (main 254, default 253, local 255).
@@ -33,9 +37,17 @@ interface IpAddrInfo {
 
 export class LinuxRouteBackend implements RouteBackend {
   private readonly tableBase: number;
+  private readonly spawn: Spawner;
+  /** The flush helper in use; replaced at the next flush once it has ended. */
+  private helper?: FlushHelper;
+  /** One flush request at a time: the helper answers them in turn. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Helpers being stopped (a failed one, or at close). */
+  private readonly stopping = new Set<Promise<void>>();
 
   constructor(private readonly options: LinuxRouteOptions) {
     this.tableBase = options.tableBase ?? 4200;
+    this.spawn = options.spawn ?? commandSpawner();
   }
 
   private async ipJson<T>(args: string[]): Promise<T> {
@@ -103,26 +115,39 @@ export class LinuxRouteBackend implements RouteBackend {
   }
 
   /**
-   * Deletes the UDP entries NATed to the links other than `name` (the active one): one run of the
-   * netlink program, which has the kernel filter the table (see conntrack.ts), or without perl one
-   * `conntrack -D` per kind; returns how many. A step of its own: if it fails, the route has still moved.
+   * Starts the flush helper now, so that the first switch finds it ready: starting it (perl, its
+   * sockets) costs more than the flush; else the first flush starts it. Only where flushes come (the
+   * daemon): it runs until close().
+   */
+  startFlushHelper(): void {
+    try {
+      this.runningHelper();
+    } catch {
+      // spawn() threw (EMFILE and the like): the first flush tries again and says why.
+    }
+  }
+
+  /** Stops the flush helper (end of its input, SIGTERM, SIGKILL 1 s later) and waits until it is gone. */
+  async close(): Promise<void> {
+    if (this.helper) this.retire(this.helper);
+    await Promise.all(this.stopping);
+  }
+
+  /**
+   * Deletes the UDP entries NATed to the links other than `name` (the active one): one request to
+   * the netlink program, which has the kernel filter the table (see conntrack.ts), or without perl
+   * one `conntrack -D` per kind; returns how many. A step of its own: if it fails, the route has still moved.
    */
   async flushStaleFlows(name: string): Promise<number> {
     const active = this.link(name);
     const left = this.options.links.filter((link) => link.name !== active.name);
     if (left.length === 0) return 0;
+    // The program finds the addresses itself: a process fewer on the way to the trunks.
+    const request = flushRequest(left.map((link) => link.interface));
     try {
-      // The program finds the addresses itself: a process fewer on the way to the trunks.
-      const { stdout } = await this.options.run(staleFlowFlushCommand(left.map((link) => link.interface)));
-      const count = flushedCount(stdout);
-      if (count === null) throw new Error(`the conntrack flush printed no count: ${JSON.stringify(stdout.slice(0, 200))}`);
-      return count;
+      return await this.askHelper(request);
     } catch (error) {
-      if (!(error instanceof CommandError)) throw error;
-      if (!error.notFound) {
-        const why = error.stderr.trim().split("\n").slice(-3).join("; ") || (error.exitCode === null ? "no end within the time limit" : `exit code ${error.exitCode}`);
-        throw new Error(`the conntrack flush (perl, netlink) failed: ${why}`);
-      }
+      if (!(error instanceof CommandError && error.notFound)) throw new Error(`the conntrack flush (perl, netlink) failed: ${(error as Error).message}`);
     }
     // No perl: conntrack-tools, one pass over the whole table per filter.
     const staleAddresses: string[] = [];
@@ -134,6 +159,34 @@ export class LinuxRouteBackend implements RouteBackend {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /** One request to the helper, after the ones before it; a helper that fails is replaced at the next. */
+  private askHelper(request: string): Promise<number> {
+    const answered = this.queue.then(async () => {
+      const helper = this.runningHelper();
+      try {
+        return flushAnswer(await helper.ask(request, this.options.flushTimeoutMs ?? 8_000));
+      } catch (error) {
+        this.retire(helper);
+        throw error;
+      }
+    });
+    this.queue = answered.catch(() => undefined);
+    return answered;
+  }
+
+  /** The helper that runs, or a new one in place of one that has ended. */
+  private runningHelper(): FlushHelper {
+    if (!this.helper || this.helper.ended) this.helper = new FlushHelper(this.spawn);
+    return this.helper;
+  }
+
+  private retire(helper: FlushHelper): void {
+    if (this.helper === helper) this.helper = undefined;
+    const gone = helper.close();
+    this.stopping.add(gone);
+    void gone.then(() => this.stopping.delete(gone));
+  }
+
   private async deleteFlows(filter: readonly string[]): Promise<number> {
     try {
       const { stderr } = await this.options.run(["conntrack", "-D", ...filter]);
@@ -143,5 +196,88 @@ export class LinuxRouteBackend implements RouteBackend {
       if (error instanceof CommandError && error.exitCode === 1 && deletedCount(error.stderr) === 0) return 0;
       throw error;
     }
+  }
+}
+
+/**
+ * The flush program of conntrack.ts, running: it answers each request line with one line. It ends
+ * when its input does, after an error, or when killed; then it is of no more use (ended says why).
+ */
+class FlushHelper {
+  private readonly child: ServingProcess;
+  private waiting?: { resolve: (line: string) => void; reject: (error: Error) => void };
+  private output = "";
+  private stderr = "";
+  /** Why it answers no more; undefined while it runs. */
+  ended?: Error;
+  /** Settles once the process is gone and its pipes are closed. */
+  private readonly gone: Promise<void>;
+  private exited = false;
+
+  constructor(spawn: Spawner) {
+    this.child = spawn(FLUSH_HELPER);
+    this.child.stdout.setEncoding("utf8");
+    this.child.stdout.on("data", (chunk: string) => {
+      this.output += chunk;
+      for (let end = this.output.indexOf("\n"); end >= 0; end = this.output.indexOf("\n")) {
+        const line = this.output.slice(0, end);
+        this.output = this.output.slice(end + 1);
+        // An error line is its last: it exits after it.
+        if (line.startsWith("error: ")) this.ended ??= new Error(line);
+        this.answer()?.resolve(line);
+      }
+    });
+    this.child.stderr.setEncoding("utf8");
+    this.child.stderr.on("data", (chunk: string) => void (this.stderr = (this.stderr + chunk).slice(-2000)));
+    this.child.stdin.on("error", () => undefined); // EPIPE from a helper that died: its end says why
+    let failed: NodeJS.ErrnoException | undefined;
+    this.child.on("error", (error) => void (failed ??= error));
+    this.gone = new Promise((resolve) => {
+      this.child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
+        this.exited = true;
+        const why = this.stderr.trim().split("\n").slice(-3).join("; ");
+        // ENOENT: no perl on this host (the caller falls back on conntrack -D).
+        this.ended ??=
+          failed?.code === "ENOENT"
+            ? new CommandError(`${FLUSH_HELPER[0]} not found`, FLUSH_HELPER, "", null, true)
+            : (failed ?? new Error(`the helper ended (${signal ?? `exit code ${code}`})${why ? `: ${why}` : ""}`));
+        this.answer()?.reject(this.ended);
+        resolve();
+      });
+    });
+  }
+
+  /** Sends one request line; the answer line, or why there is none (it ended, or took longer than timeoutMs: then it is killed). */
+  ask(request: string, timeoutMs: number): Promise<string> {
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ended ??= new Error(`no answer within ${timeoutMs} ms (the helper was killed)`);
+        this.child.kill("SIGKILL");
+        this.answer()?.reject(this.ended);
+      }, timeoutMs);
+      const done = () => clearTimeout(timer);
+      this.waiting = { resolve: (line) => (done(), resolve(line)), reject: (error) => (done(), reject(error)) };
+      this.child.stdin.write(request);
+    });
+  }
+
+  /** Ends its input, then SIGTERM, and SIGKILL if it is still there 1 s later; settles once it is gone. */
+  close(): Promise<void> {
+    this.ended ??= new Error("the helper was closed");
+    if (!this.exited) {
+      this.child.stdin.end();
+      this.child.kill("SIGTERM");
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 1_000);
+      void this.gone.then(() => clearTimeout(timer));
+    }
+    return this.gone;
+  }
+
+  /** The request waiting for its answer, taken. */
+  private answer(): { resolve: (line: string) => void; reject: (error: Error) => void } | undefined {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    return waiting;
   }
 }
