@@ -58,6 +58,9 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
   const alerts = openAlerts(config, logger, secrets);
   const stopped = (alert: DdnsAlert) => alerts?.enqueue(dnsStoppedAlert(alert, Date.now()));
   const updateDns = config.dns.records.length > 0 || config.dns.sip ? dnsStep(config, sources, logger, stopped, publicAddress) : undefined;
+  // Last, once nothing above can throw: the conntrack flush's helper process, ready for the first
+  // switch; close() stops it.
+  if (linux && config.route.backend === "linux" && config.route.flushConntrack) linux.startFlushHelper();
 
   return {
     route,
@@ -83,7 +86,7 @@ export function composeDaemon(config: Config, logger: Logger): DaemonDeps & { pb
     ...(linux ? { watchCarrier } : {}),
     ...(alerts ? { alerts, problems: [...alerts.damaged] } : {}),
     ...(pbx ? { pbx, activeCalls: async () => (await pbx.activeCalls()).data?.calls ?? null } : {}),
-    ...(pbx || routerOs ? { close: async () => void (await Promise.all([pbx?.close(), routerOs?.close()])) } : {}),
+    ...(pbx || routerOs || linux ? { close: async () => void (await Promise.all([pbx?.close(), routerOs?.close(), linux?.close()])) } : {}),
     steps: {
       flushConntrack: config.route.backend !== "none" && config.route.flushConntrack,
       publicAddress,

@@ -27,6 +27,7 @@ test("an alert that quotes a DNS token reaches the outbox without it", async () 
   const deps = composeDaemon(config, quiet);
   deps.alerts!.enqueue(createAlert({ kind: "step-failed", reason: `DNS update failed: https://www.duckdns.org/update?token=${token}`, links: [] }));
   await deps.alerts!.stop();
+  await deps.close?.(); // the conntrack flush's helper (route.backend linux)
   const outbox = join(stateDir, "outbox");
   const text = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), "utf8")).join("\n");
   expect(text).toContain("DNS update failed");
