@@ -3,15 +3,17 @@
 // gateway's own UDP from wan1's address, UDP inside the LAN; then 200 stale voice flows NATed to
 // wan1: SIP and RTP through the office's source NAT, and one in ten come in through its port
 // forward), and the flush after a move to wan2 is timed, N times (the stale flows are put
-// back each time). It must delete exactly the 200. Ends with one JSON line. Target: ≤ 50 ms.
-// --no-perl times the fallback of a host without perl (one `conntrack -D` per filter).
+// back each time), with the flush helper running already, as the daemon starts it (the first
+// flush, which starts it, is shown apart). It must delete exactly the 200. Ends with one JSON
+// line. Target: ≤ 50 ms. --no-perl times the fallback of a host without perl (one `conntrack -D`
+// per filter).
 //   npm run bench:conntrack -- --runs N --entries E [--no-perl]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { CommandError, commandRunner, type CommandRunner } from "../src/system/command.js";
+import { commandRunner, commandSpawner } from "../src/system/command.js";
 import { LinuxRouteBackend } from "../src/wan/route/linux.js";
 import { LINK_PLAN, runScriptOnLab, type Lab } from "../test/lab/index.js";
 
@@ -74,27 +76,37 @@ async function count(lab: Lab): Promise<number> {
 }
 
 runScriptOnLab("bench", async (lab) => {
-  const inOffice = commandRunner(["ip", "netns", "exec", lab.ns("office")]);
-  const withoutPerl: CommandRunner = (argv, options) => (argv[0] === "perl" ? Promise.reject(new CommandError("perl not found", argv, "", null, true)) : inOffice(argv, options));
+  const prefix = ["ip", "netns", "exec", lab.ns("office")];
   const route = new LinuxRouteBackend({
     links: [LINK_PLAN.wan1, LINK_PLAN.wan2].map((l) => ({ name: l.ifname, interface: l.ifname, gateway: l.gateway })),
-    run: values["no-perl"] ? withoutPerl : inOffice,
+    run: commandRunner(prefix),
+    // Without perl the helper's spawn fails with ENOENT, as on such a host.
+    spawn: values["no-perl"] ? () => commandSpawner()(["/nonexistent/perl"]) : commandSpawner(prefix),
   });
   const via = values["no-perl"] ? "conntrack -D" : "netlink";
-  await fill(lab, unrelatedEntries(unrelated));
-  const base = await count(lab);
-  say(`conntrack table of the lab's office: ${base} unrelated entries; the flush via ${via}`);
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    await fill(lab, staleVoiceFlows(staleCount));
-    const started = performance.now();
-    const deleted = await route.flushStaleFlows("wan2");
-    times.push(performance.now() - started);
-    const after = await count(lab);
-    say(`run ${i + 1}/${runs}: ${Math.round(times.at(-1)!)} ms, ${deleted} deleted, ${after} entries left`);
-    if (deleted !== staleCount || after !== base) throw new Error(`the flush deleted ${deleted} (expected ${staleCount}) and left ${after} (expected ${base})`);
+  try {
+    await fill(lab, unrelatedEntries(unrelated));
+    const base = await count(lab);
+    say(`conntrack table of the lab's office: ${base} unrelated entries; the flush via ${via}`);
+    const flush = async (): Promise<number> => {
+      await fill(lab, staleVoiceFlows(staleCount));
+      const started = performance.now();
+      const deleted = await route.flushStaleFlows("wan2");
+      const ms = performance.now() - started;
+      const after = await count(lab);
+      if (deleted !== staleCount || after !== base) throw new Error(`the flush deleted ${deleted} (expected ${staleCount}) and left ${after} (expected ${base})`);
+      return ms;
+    };
+    say(`the first flush, which starts the helper: ${Math.round(await flush())} ms (the daemon starts it ahead)`);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      times.push(await flush());
+      say(`run ${i + 1}/${runs}: ${Math.round(times.at(-1)!)} ms, ${staleCount} deleted, ${base} entries left`);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    say(`target: ≤ 50 ms with 50 000 unrelated entries and 200 stale voice flows`);
+    say(JSON.stringify({ via, entries: base, stale: staleCount, runs, flush_ms_p50: Math.round(sorted[Math.floor((runs - 1) / 2)]!), flush_ms_max: Math.round(sorted.at(-1)!) }));
+  } finally {
+    await route.close();
   }
-  const sorted = [...times].sort((a, b) => a - b);
-  say(`target: ≤ 50 ms with 50 000 unrelated entries and 200 stale voice flows`);
-  say(JSON.stringify({ via, entries: base, stale: staleCount, runs, flush_ms_p50: Math.round(sorted[Math.floor((runs - 1) / 2)]!), flush_ms_max: Math.round(sorted.at(-1)!) }));
 });

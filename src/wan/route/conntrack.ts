@@ -23,7 +23,10 @@
 // port ≠ the original destination's), so an older kernel that ignores a filter attribute and
 // returns more deletes no more. It also reads the links' addresses itself (rtnetlink), one process
 // fewer, and it runs as a helper started ahead (linux.ts), its sockets open, so a switch pays no
-// process start. Without perl, the conntrack -D passes below do the same, slower.
+// process start. bench:conntrack, 50 000 entries: 29 ms p50 with the helper running, against 44 ms
+// when each flush started its own perl (86 ms for the flush that starts it) and 157 ms for
+// conntrack -D; the rest is the work itself: two filtered dumps and the deletes. Without perl, the
+// conntrack -D passes below do the same, slower.
 
 /**
  * The request that deletes the stale flows of the links left on `interfaces` (each one's address is
