@@ -1,5 +1,6 @@
 // What every socket-based probe shares: one attempt with a deadline, abort and cleanup; the RTT
 // clock; error texts; host-name resolution bounded to one lookup in flight per probe.
+import { createSocket, type Socket } from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -101,9 +102,9 @@ export function attempt(
 }
 
 /**
- * Base of the probes that open a socket per run (TCP, DNS, HTTP, SIP): a fresh socket each time is
- * a real path test, survives the link's address going away and coming back, and can never receive
- * a stale answer meant for an earlier run. `close()` aborts the runs in flight and waits for them.
+ * Base of the socket probes (TCP, DNS, HTTP, SIP): runs with a timeout and abort; `close()` aborts
+ * the runs in flight and waits for them. TCP and HTTP open a connection per run (a connection is
+ * the test); DNS and SIP send each run's request over their UdpChannel.
  */
 export abstract class SocketProbe implements Probe {
   abstract readonly type: ProbeType;
@@ -195,5 +196,109 @@ export class HostResolver {
     return this.inFlight.catch((err: unknown) => {
       throw new Error(`cannot resolve ${this.host}: ${errorText(err)}`);
     });
+  }
+}
+
+interface UdpWaiter {
+  readonly match: (msg: Buffer) => string | null;
+  readonly finish: (o: Outcome) => void;
+  readonly refusedMeansUp: boolean;
+  sentAt: number;
+}
+
+/**
+ * One connected UDP socket per probe, kept from run to run (DNS, SIP). A socket per run cost the
+ * daemon a socket, a bind, a connect and a close, and the kernel a new connection-tracking entry
+ * in every namespace on the way, each round of each link (4 a second by default). Each run still
+ * sends its own request (a new DNS ID, a new SIP branch and Call-ID) and takes only the answer
+ * that matches it, so a late answer to an earlier run is never taken for the current one. A
+ * socket error (ICMP port unreachable, no route, the source address gone) ends the runs waiting
+ * and the socket: the next run opens a fresh one, as it does when the target's address changed.
+ */
+export class UdpChannel {
+  private socket: Socket | undefined;
+  private ready: Promise<Socket> | undefined;
+  private remote = "";
+  private readonly waiters = new Set<UdpWaiter>();
+
+  constructor(
+    private readonly family: 4 | 6,
+    private readonly sourceAddress: string,
+  ) {}
+
+  /**
+   * Sends `request(localPort)` to address:port and finishes with the first datagram that `match`
+   * accepts (its detail; the RTT counted from the send), or with the socket's error.
+   */
+  async exchange(o: {
+    address: string;
+    port: number;
+    request: (localPort: number) => Buffer | string;
+    match: (msg: Buffer) => string | null;
+    refusedMeansUp: boolean;
+    finish: (o: Outcome) => void;
+    onCleanup: (fn: () => void) => void;
+  }): Promise<void> {
+    const socket = await this.open(o.address, o.port);
+    const waiter: UdpWaiter = { match: o.match, finish: o.finish, refusedMeansUp: o.refusedMeansUp, sentAt: 0 };
+    this.waiters.add(waiter);
+    o.onCleanup(() => this.waiters.delete(waiter));
+    const payload = o.request(socket.address().port);
+    waiter.sentAt = now();
+    socket.send(payload, (err) => {
+      if (err) this.fail(socket, err);
+    });
+  }
+
+  /** Closes the socket; runs still waiting end by their timeout or abort. */
+  close(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.ready = undefined;
+    this.remote = "";
+    try {
+      socket?.close();
+    } catch {
+      // closed already
+    }
+  }
+
+  private open(address: string, port: number): Promise<Socket> {
+    const remote = `${address}|${port}`;
+    if (this.ready && this.remote === remote) return this.ready;
+    this.close();
+    const socket = createSocket(this.family === 6 ? "udp6" : "udp4");
+    this.socket = socket;
+    this.remote = remote;
+    let connected = false;
+    this.ready = new Promise<Socket>((resolve, reject) => {
+      socket.on("error", (err) => {
+        if (!connected) reject(err);
+        this.fail(socket, err);
+      });
+      socket.on("message", (msg) => {
+        for (const w of this.waiters) {
+          const detail = w.match(msg);
+          if (detail !== null) w.finish({ ok: true, rttMs: elapsedMs(w.sentAt), detail });
+        }
+      });
+      socket.bind({ address: this.sourceAddress, port: 0, exclusive: true }, () => {
+        socket.connect(port, address, (err?: Error) => {
+          if (err) return reject(err);
+          connected = true;
+          resolve(socket);
+        });
+      });
+    });
+    this.ready.catch(() => undefined); // the run that asked gets the error; this one is not left unhandled
+    return this.ready;
+  }
+
+  /** The socket's error ends every run waiting on it, and the socket. */
+  private fail(socket: Socket, err: unknown): void {
+    if (socket === this.socket) {
+      for (const w of this.waiters) w.finish(udpErrorOutcome(err, w.refusedMeansUp, w.sentAt));
+      this.close();
+    }
   }
 }

@@ -8,11 +8,11 @@
  * is a first-try timeout that it may grow, and the RTT would include c-ares's own queueing. A
  * socket of our own gives the exact RTT (send to receive), one try bounded by our timer, and
  * the answer's real rcode. The socket is connected, so only datagrams from the server's
- * address and port reach it, and a response must carry our random ID and echo our question.
+ * address and port reach it, and a response must carry the run's random ID and echo our
+ * question; it is kept from run to run (UdpChannel).
  */
 import { randomInt } from "node:crypto";
-import { createSocket } from "node:dgram";
-import { HostResolver, SocketProbe, elapsedMs, errorText, now, udpErrorOutcome, type Outcome } from "./common.js";
+import { HostResolver, SocketProbe, UdpChannel, type Outcome } from "./common.js";
 import { encodeQuery, matchResponse, TYPE_A, TYPE_AAAA } from "./dns-wire.js";
 import type { LinkBinding, ProbeTiming } from "./types.js";
 
@@ -32,6 +32,7 @@ export class DnsProbe extends SocketProbe {
   private readonly resolver: HostResolver;
   private readonly port: number;
   private readonly refusedMeansUp: boolean;
+  private readonly channel: UdpChannel;
 
   constructor(
     link: LinkBinding,
@@ -45,29 +46,29 @@ export class DnsProbe extends SocketProbe {
     this.port = options.port ?? 53;
     this.refusedMeansUp = options.refusedMeansUp ?? true;
     encodeQuery(0, name); // a bad name fails here, at construction, not at every round
+    this.channel = new UdpChannel(this.family, link.sourceAddress);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.channel.close();
   }
 
   protected async start(finish: (o: Outcome) => void, onCleanup: (fn: () => void) => void): Promise<void> {
     const address = await this.resolver.resolve();
     const query = encodeQuery(randomInt(0x10000), this.name, this.family === 6 ? TYPE_AAAA : TYPE_A);
-    const socket = createSocket(this.family === 6 ? "udp6" : "udp4");
-    onCleanup(() => socket.close());
-    let t0 = 0;
-    socket.on("error", (err) => finish(udpErrorOutcome(err, this.refusedMeansUp, t0)));
-    socket.on("message", (msg) => {
-      const r = matchResponse(query, msg);
-      if (!r) return; // not the answer to our question: keep waiting until the timeout
-      const rttMs = elapsedMs(t0);
-      finish({ ok: true, rttMs, detail: `rcode ${r.rcodeName}, ${r.answers} answer${r.answers === 1 ? "" : "s"}${r.truncated ? ", truncated" : ""}` });
-    });
-    socket.bind({ address: this.link.sourceAddress, port: 0, exclusive: true }, () => {
-      socket.connect(this.port, address, (err?: Error) => {
-        if (err) return finish({ ok: false, error: errorText(err) });
-        t0 = now();
-        socket.send(query, (err) => {
-          if (err) finish({ ok: false, error: errorText(err) });
-        });
-      });
+    await this.channel.exchange({
+      address,
+      port: this.port,
+      request: () => query,
+      match: (msg) => {
+        const r = matchResponse(query, msg); // else not the answer to this run's question: keep waiting
+        return r && `rcode ${r.rcodeName}, ${r.answers} answer${r.answers === 1 ? "" : "s"}${r.truncated ? ", truncated" : ""}`;
+      },
+      refusedMeansUp: this.refusedMeansUp,
+      finish,
+      onCleanup,
     });
   }
+
 }

@@ -3,11 +3,10 @@
  * SIP response that belongs to our request (top Via branch and Call-ID match), 1xx to 6xx,
  * proves the path: a 404 or 403 came back through the link as surely as a 200. Datagrams that
  * are not SIP, or are responses to something else, are ignored, and the probe keeps waiting
- * until its timeout. One fresh socket per run (a random local port), so an old answer can never
- * be taken for a new one.
+ * until its timeout. Each run is a new transaction (branch and Call-ID) over the probe's one
+ * socket (UdpChannel), so an old answer is never taken for a new one.
  */
-import { createSocket } from "node:dgram";
-import { HostResolver, SocketProbe, elapsedMs, errorText, now, udpErrorOutcome, type Outcome } from "./common.js";
+import { HostResolver, SocketProbe, UdpChannel, type Outcome } from "./common.js";
 import { buildOptions, matchOptionsResponse } from "./sip-message.js";
 import { hostPort, type LinkBinding, type ProbeTiming } from "./types.js";
 
@@ -22,6 +21,7 @@ export class SipProbe extends SocketProbe {
   readonly type = "sip" as const;
   private readonly resolver: HostResolver;
   private readonly refusedMeansUp: boolean;
+  private readonly channel: UdpChannel;
 
   constructor(
     link: LinkBinding,
@@ -33,25 +33,21 @@ export class SipProbe extends SocketProbe {
     super(`sip ${hostPort(host, port)}`, link, timing);
     this.resolver = new HostResolver(host, this.family);
     this.refusedMeansUp = options.refusedMeansUp ?? true;
+    this.channel = new UdpChannel(this.family, link.sourceAddress);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.channel.close();
   }
 
   protected async start(finish: (o: Outcome) => void, onCleanup: (fn: () => void) => void): Promise<void> {
     const address = await this.resolver.resolve();
-    const socket = createSocket(this.family === 6 ? "udp6" : "udp4");
-    onCleanup(() => socket.close());
-    let t0 = 0;
     let req: ReturnType<typeof buildOptions> | undefined;
-    socket.on("error", (err) => finish(udpErrorOutcome(err, this.refusedMeansUp, t0)));
-    socket.on("message", (msg) => {
-      if (!req) return;
-      const r = matchOptionsResponse(req, msg);
-      if (!r) return; // garbage, or a response to something else
-      finish({ ok: true, rttMs: elapsedMs(t0), detail: `SIP ${r.status}${r.reason ? ` ${r.reason}` : ""}` });
-    });
-    socket.bind({ address: this.link.sourceAddress, port: 0, exclusive: true }, () => {
-      socket.connect(this.port, address, (err?: Error) => {
-        if (err) return finish({ ok: false, error: errorText(err) });
-        const localPort = socket.address().port;
+    await this.channel.exchange({
+      address,
+      port: this.port,
+      request: (localPort) => {
         req = buildOptions({
           host: this.host,
           port: this.port,
@@ -59,11 +55,16 @@ export class SipProbe extends SocketProbe {
           localPort,
           ...(this.options.user ? { user: this.options.user } : {}),
         });
-        t0 = now();
-        socket.send(req.text, (e) => {
-          if (e) finish({ ok: false, error: errorText(e) });
-        });
-      });
+        return req.text;
+      },
+      match: (msg) => {
+        const r = req && matchOptionsResponse(req, msg); // else garbage, or a response to something else
+        return r ? `SIP ${r.status}${r.reason ? ` ${r.reason}` : ""}` : null;
+      },
+      refusedMeansUp: this.refusedMeansUp,
+      finish,
+      onCleanup,
     });
   }
+
 }

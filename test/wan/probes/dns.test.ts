@@ -123,6 +123,31 @@ describe("DNS probe over UDP", () => {
     await strict.close();
   });
 
+  it("keeps one socket from run to run (one flow, not one per round), each run with its own ID", async () => {
+    const srv = await dnsServer((q) => [response(q, 0)]);
+    const probe = new DnsProbe(LO, "127.0.0.1", "office.example.com", TIMING, { port: srv.port });
+    for (let i = 0; i < 4; i++) expect((await probe.run()).ok).toBe(true);
+    expect(new Set(srv.queries.map((q) => q.from.port)).size).toBe(1);
+    expect(new Set(srv.queries.map((q) => q.msg.readUInt16BE(0))).size).toBeGreaterThan(1); // random IDs: 4 alike would be 1 in 2^48
+    await probe.close();
+  });
+
+  it("after a socket error (port unreachable) the next run works again once the server is back", async () => {
+    const first = await dnsServer(() => []);
+    const port = first.port;
+    await new Promise<void>((r) => servers.pop()!.close(() => r()));
+    const probe = new DnsProbe(LO, "127.0.0.1", "office.example.com", TIMING, { port, refusedMeansUp: false });
+    expect((await probe.run()).error).toMatch(/ECONNREFUSED/);
+    const back = createSocket("udp4");
+    const seen: RemoteInfo[] = [];
+    back.on("message", (q, from) => (seen.push(from), back.send(response(q, 0), from.port, from.address)));
+    await new Promise<void>((r) => back.bind(port, "127.0.0.1", r));
+    servers.push(back);
+    expect(await probe.run()).toMatchObject({ ok: true, detail: "rcode NOERROR, 1 answer" });
+    expect(seen).toHaveLength(1);
+    await probe.close();
+  });
+
   it("leaves no socket or timer behind, after answers, timeouts and aborts", async () => {
     const answering = await dnsServer((q) => [response(q, 0)]);
     const silent = await dnsServer(() => []);

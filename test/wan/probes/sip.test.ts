@@ -143,6 +143,18 @@ describe("SIP OPTIONS probe over UDP", () => {
     await probe.close();
   });
 
+  it("keeps one socket from run to run, each run a new transaction from that port", async () => {
+    const srv = await sipServer((req, from) => [respond(req, "200 OK", from)]);
+    const probe = new SipProbe(LO, "127.0.0.1", srv.port, TIMING);
+    for (let i = 0; i < 3; i++) expect((await probe.run()).ok).toBe(true);
+    const ports = new Set(srv.requests.map((r) => r.from.port));
+    expect(ports.size).toBe(1);
+    const [port] = [...ports];
+    for (const r of srv.requests) expect(header(parse(r.text), "via")).toContain(`127.0.0.1:${port}`);
+    expect(new Set(srv.requests.map((r) => header(parse(r.text), "call-id"))).size).toBe(3);
+    await probe.close();
+  });
+
   it("leaves no socket or timer behind", async () => {
     const answering = await sipServer((req, from) => [respond(req, "200 OK", from)]);
     const silent = await sipServer(() => []);
