@@ -284,7 +284,11 @@ export class UdpChannel {
       });
       socket.bind({ address: this.sourceAddress, port: 0, exclusive: true }, () => {
         socket.connect(port, address, (err?: Error) => {
-          if (err) return reject(err);
+          if (err) {
+            // No route to it now (ENETUNREACH): this run fails, and the next one connects anew.
+            reject(err);
+            return this.fail(socket, err);
+          }
           connected = true;
           resolve(socket);
         });
