@@ -155,8 +155,10 @@ export class Daemon {
   private dueTimer: NodeJS.Timeout | undefined;
   private carrier: CarrierWatch | undefined;
   private egress: EgressWatch | undefined;
-  /** The office's path to the Internet through the router (route.backend "none" with monitor.targets). */
-  /** `downAt`: when the path went down, on the monotonic clock (the duration told when it is back). */
+  /**
+   * The office's path to the Internet through the router (route.backend "none" with
+   * monitor.targets). `downAt`: when it went down, on the monotonic clock (told when it is back).
+   */
   private gateway: { health: LinkHealth; reason: string | null; downAt: number | null } | undefined;
   private gatewayMonitor: LinkMonitor | undefined;
   /** The way the gateway's probes were built with. */
@@ -577,7 +579,7 @@ export class Daemon {
     current.reason = event.reason;
     const down = event.to === "down";
     this.deps.logger[down ? "warn" : "info"]({ gateway: { from: event.from, to: event.to, metrics: event.metrics } }, `the way out through the router is ${event.to}: ${event.reason}`);
-    const figures = [{ link: GATEWAY_PATH, state: health.state, lossPct: health.metrics.lossPct, latencyMs: health.metrics.latencyMs, jitterMs: health.metrics.jitterMs }, ...linkFigures(this.health.values())];
+    const figures = linkFigures([health, ...this.health.values()]); // the gateway's health is named GATEWAY_PATH
     if (down) {
       current.downAt = at;
       this.deps.alerts?.enqueue(gatewayAlert("down", this.lc.active, `no answer through the router: ${event.reason}`, figures, this.wallNow()));

@@ -10,12 +10,10 @@ import type { CommandRunner } from "./command.js";
 
 /** The binaries the Linux backend calls, what needs each, and the Debian package. */
 function neededBinaries(config: Config, path: string | undefined): { binary: string; why: string; pkg: string }[] {
-  const icmp = config.monitor.targets.some((t) => t.type === "icmp");
+  const ping = config.monitor.targets.some((t) => t.type === "icmp") ? [{ binary: "ping", why: "the ICMP probes (those targets never answer)", pkg: "iputils-ping" }] : [];
   if (config.route.backend === "none" && config.monitor.targets.length > 0) {
     // Only the probes of the way out through the router run here.
-    const out = [{ binary: "ip", why: "the gateway's probes (the way to monitor.targets through the router)", pkg: "iproute2" }];
-    if (icmp) out.push({ binary: "ping", why: "the ICMP probes (those targets never answer)", pkg: "iputils-ping" });
-    return out;
+    return [{ binary: "ip", why: "the gateway's probes (the way to monitor.targets through the router)", pkg: "iproute2" }, ...ping];
   }
   if (config.route.backend !== "linux") return [];
   const out = [{ binary: "ip", why: "the route step and per-link probing", pkg: "iproute2" }];
@@ -23,7 +21,7 @@ function neededBinaries(config: Config, path: string | undefined): { binary: str
   if (config.route.flushConntrack && !onPath("perl", path)) {
     out.push({ binary: "conntrack", why: "the conntrack step of every switch (no perl either: the trunks then register through the stale NAT mapping of the dead link)", pkg: "conntrack" });
   }
-  if (icmp) out.push({ binary: "ping", why: "the ICMP probes (those targets never answer)", pkg: "iputils-ping" });
+  out.push(...ping);
   out.push({ binary: "flock", why: "the lock that keeps a second daemon off the state directory", pkg: "util-linux" });
   return out;
 }

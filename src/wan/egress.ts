@@ -5,7 +5,7 @@
 // route.links). The daemon takes the watch; the backend (route/none.ts) and the public-ip step use
 // the same looks.
 import { performance } from "node:perf_hooks";
-import { inBlock, ipv4ToInt, parseBlock, type Ipv4Block } from "./public-ip/address.js";
+import { inBlock, parseBlock, type Ipv4Block } from "./public-ip/address.js";
 import type { EgressConfig } from "../config/schema/routing.js";
 import type { LinkConfig } from "../config/schema/links.js";
 import { backoffDelay, backoffPolicy } from "../lib/backoff.js";
@@ -46,9 +46,9 @@ export function linkAddressBlocks(links: readonly LinkConfig[], listed: Readonly
 
 /** The link whose addresses hold `address`, or null. */
 export function linkOfAddress(address: string, blocks: ReadonlyMap<string, readonly Ipv4Block[]>): string | null {
-  if (parseBlock(address)?.bits !== 32) return null;
-  const n = ipv4ToInt(address);
-  for (const [link, list] of blocks) if (list.some((b) => inBlock(n, b))) return link;
+  const one = parseBlock(address);
+  if (one?.bits !== 32) return null;
+  for (const [link, list] of blocks) if (list.some((b) => inBlock(one.base, b))) return link;
   return null;
 }
 
