@@ -114,6 +114,23 @@ export function healthParams(config: Config): HealthParams {
   return { quorum, downAfter, upAfter, windowRounds, latencyStat: "median", ...(quality ? { quality } : {}) };
 }
 
+/**
+ * How often a link is probed: the one that carries the office every `intervalMs`; the others every
+ * `standbyIntervalMs` only while that one is up and its last round passed. Any doubt about it (a
+ * failed round, degraded, down, unknown, no active link) probes every link at the full rate, so the
+ * link a switch would go to is known as freshly as the one it leaves.
+ */
+export function probeInterval(
+  link: string,
+  active: string | null,
+  activeHealth: Pick<LinkHealth, "state" | "failStreak"> | undefined,
+  monitor: Pick<Config["monitor"], "intervalMs" | "standbyIntervalMs">,
+): number {
+  const calm = activeHealth?.state === "up" && activeHealth.failStreak === 0;
+  if (link === active || active === null || !calm) return monitor.intervalMs;
+  return Math.max(monitor.intervalMs, monitor.standbyIntervalMs);
+}
+
 export function deciderPolicy(config: Config): DeciderPolicy {
   return {
     failbackHoldDownMs: config.failover.holdDownSeconds * 1000,
@@ -373,6 +390,14 @@ export class Daemon {
     this.tellSwitches(before, state);
     for (const effect of effects) this.perform(effect);
     this.armDueTimer();
+    this.paceMonitors();
+  }
+
+  /** Each link's probing pace follows the active link and how it is doing (see probeInterval). */
+  private paceMonitors(): void {
+    const active = this.lc.active;
+    const activeHealth = active === null ? undefined : this.health.get(active);
+    for (const monitor of this.monitors) monitor.setInterval(probeInterval(monitor.link, active, activeHealth, this.config.monitor));
   }
 
   /** Observers hear of a switch when its first run (or its failed route) ends, and of each repair run. */
@@ -655,6 +680,7 @@ export class Daemon {
       this.noticeAllDown();
     }
     if (!this.deps.watchEgress) this.evaluate(at);
+    this.paceMonitors();
     // After the decision, so the status shows the state and the reason that go together.
     if (event) this.writeStatus();
   }

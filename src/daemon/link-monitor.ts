@@ -1,5 +1,7 @@
 // Runs the probe rounds of one link: all its probes at once, one round per interval, each round
 // handed on as it completes. The only timer loop of the monitoring; the judging is pure (health.ts).
+// The interval can change between rounds (a standby link is probed less often): a wait under way
+// is cut or stretched to the new interval, counted from the start of the round it follows.
 import type { Probe, ProbeResult } from "../wan/probes/types.js";
 
 export interface LinkMonitorOptions {
@@ -17,9 +19,28 @@ export class LinkMonitor {
   private probes: Probe[] | undefined;
   private loop: Promise<void> | undefined;
   private readonly now: () => number;
+  private intervalMs: number;
+  /** The wait between two rounds, while one is under way: when it started from, and how to re-aim it. */
+  private waiting: { roundStarted: number; aim: (wait: number) => void } | undefined;
 
   constructor(private readonly options: LinkMonitorOptions) {
     this.now = options.now ?? Date.now;
+    this.intervalMs = options.intervalMs;
+  }
+
+  get link(): string {
+    return this.options.link;
+  }
+
+  get interval(): number {
+    return this.intervalMs;
+  }
+
+  /** Rounds from now on come every `ms`; a wait under way ends `ms` after its round started. */
+  setInterval(ms: number): void {
+    if (ms === this.intervalMs) return;
+    this.intervalMs = ms;
+    this.waiting?.aim(Math.max(0, this.waiting.roundStarted + ms - this.now()));
   }
 
   start(): void {
@@ -49,18 +70,22 @@ export class LinkMonitor {
         // A bug in judging one round must not stop the link's monitoring.
         this.options.onError?.(error);
       }
-      const wait = Math.max(0, started + this.options.intervalMs - this.now());
       await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
         // The listener goes with the wait: one left behind per round would pile up on the signal.
-        const onAbort = (): void => {
+        const done = (): void => {
           clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.waiting = undefined;
           resolve();
         };
-        const timer = setTimeout(() => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        }, wait);
-        signal.addEventListener("abort", onAbort, { once: true });
+        const aim = (wait: number): void => {
+          clearTimeout(timer);
+          timer = setTimeout(done, wait);
+        };
+        this.waiting = { roundStarted: started, aim };
+        signal.addEventListener("abort", done, { once: true });
+        aim(Math.max(0, started + this.intervalMs - this.now()));
       });
     }
   }

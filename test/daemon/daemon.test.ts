@@ -2,7 +2,7 @@
 // what it was asked. Real timers at a short interval; every wait is bounded.
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
-import { Daemon, type DaemonDeps } from "../../src/daemon/daemon.js";
+import { Daemon, probeInterval, type DaemonDeps } from "../../src/daemon/daemon.js";
 import { readStatus } from "../../src/daemon/status-file.js";
 import { renderStatus } from "../../src/cli/commands/status.js";
 import type { Alert } from "../../src/notify/index.js";
@@ -30,6 +30,26 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe("probeInterval", () => {
+  const monitor = { intervalMs: 250, standbyIntervalMs: 1000 };
+  const up = { state: "up", failStreak: 0 } as const;
+  test.each([
+    ["the active link", "wan1", "wan1", up, 250],
+    ["a standby while the active is up and its last round passed", "wan2", "wan1", up, 1000],
+    ["a standby once the active failed a round", "wan2", "wan1", { state: "up", failStreak: 1 } as const, 250],
+    ["a standby while the active is degraded", "wan2", "wan1", { state: "degraded", failStreak: 0 } as const, 250],
+    ["a standby while the active is down", "wan2", "wan1", { state: "down", failStreak: 3 } as const, 250],
+    ["a standby while the active is unknown", "wan2", "wan1", { state: "unknown", failStreak: 0 } as const, 250],
+    ["every link when none is active", "wan2", null, undefined, 250],
+  ])("%s", (_what, link, active, health, expected) => {
+    expect(probeInterval(link, active, health, monitor)).toBe(expected);
+  });
+
+  test("a standby is never probed faster than the active link", () => {
+    expect(probeInterval("wan2", "wan1", up, { intervalMs: 2000, standbyIntervalMs: 1000 })).toBe(2000);
+  });
+});
 
 describe("daemon", () => {
   let daemon: Daemon | undefined;
@@ -74,6 +94,31 @@ describe("daemon", () => {
       const file = readStatus(stateDir);
       return file.ok && file.value.active === "wan2";
     });
+  });
+
+  test("probes the standby link less often while the active one is well, and at full pace once the active fails a round", async () => {
+    const runs = new Map<string, number>([["wan1", 0], ["wan2", 0]]);
+    const counted = (link: LinkBinding): Probe[] => {
+      const [probe] = answeringProbes(answering)(link);
+      return [{ ...probe!, run: async (signal) => (runs.set(link.name, runs.get(link.name)! + 1), probe!.run(signal)) }];
+    };
+    const { daemon } = start(new FakeRoute(), [], undefined, { makeProbes: counted, config: { monitor: { targets: [{ type: "icmp", host: "192.0.2.1" }], intervalMs: 5, standbyIntervalMs: 200, timeoutMs: 5, downAfter: 20, upAfter: 2 } } });
+    await daemon.start();
+    await until("both up", () => daemon.status().links.every((l) => l.state === "up"));
+    const counts = () => [runs.get("wan1")!, runs.get("wan2")!] as const;
+    let [wan1Before, wan2Before] = counts();
+    await until("80 rounds of wan1", () => counts()[0] - wan1Before >= 80);
+    let [wan1After, wan2After] = counts();
+    // 5 ms against 200 ms: forty times fewer; ask for four times, whatever the machine's load.
+    expect((wan2After - wan2Before) * 4).toBeLessThan(wan1After - wan1Before);
+
+    answering.set("wan1", false); // fails rounds, but stays up for 20 of them
+    [wan1Before, wan2Before] = counts();
+    await until("16 failed rounds of wan1", () => counts()[0] - wan1Before >= 16);
+    [wan1After, wan2After] = counts();
+    expect(daemon.activeLink).toBe("wan1");
+    // From wan1's first failed round on, wan2 keeps its pace (at 200 ms it would have had one round).
+    expect((wan2After - wan2Before) * 2).toBeGreaterThanOrEqual(wan1After - wan1Before);
   });
 
   test("a failed route step keeps the office where it was, says so, and tries again later", async () => {

@@ -27,6 +27,11 @@ export const monitor = z
       .default([])
       .describe('Probe targets; every link probes all of them, each probe leaving through the link it tests. At least one, except with route.backend "none": there they are optional, and probe the office\'s path to the Internet through the router (its default route) as one health state, "gateway".'),
     intervalMs: milliseconds().default(250).describe("Time between probe rounds of a link."),
+    standbyIntervalMs: milliseconds()
+      .default(1000)
+      .describe(
+        "Time between probe rounds of a link that does not carry the office, while the one that does is up and its last round passed; they are all probed every intervalMs again from the first round that fails. Less traffic on a metered backup (LTE) and less CPU; the standby's own state is known a little later (down after downAfter, up after upAfter of these rounds). Never shorter than intervalMs: set it equal to probe every link alike.",
+      ),
     timeoutMs: milliseconds().default(250).describe("A probe without an answer after this long is lost (raise it for a link whose round trip can exceed it: satellite, a congested LTE uplink)."),
     quorum: positiveInt().default(1).describe("A round passes when at least this many targets answer."),
     downAfter: positiveInt().default(3).describe("Failed rounds in a row that mark a link down."),
