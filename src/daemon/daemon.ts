@@ -42,7 +42,7 @@ import { readPin, type Pin } from "./pin.js";
 import { runPipeline } from "./pipeline.js";
 import { runStep, type StepResult } from "./report.js";
 import { readState, writeState } from "./state.js";
-import { writeStatus, type DaemonStatus } from "./status-file.js";
+import { StatusWriter, type DaemonStatus } from "./status-file.js";
 import { buildStatus } from "./status-view.js";
 
 export type { DrillReport } from "./lifecycle.js";
@@ -191,6 +191,7 @@ export class Daemon {
   private readonly problems = new Map<string, string>();
   private readonly startedAt: string;
   private stoppedAt: string | undefined;
+  private readonly statusWriter: StatusWriter;
   /** Built once: a reload keeps who watches (and their history). */
   private readonly observe: Required<DaemonObserver>;
 
@@ -206,6 +207,7 @@ export class Daemon {
     this.lc = initialState(config.links.map((l) => l.name));
     this.startedAt = new Date(this.wallNow()).toISOString();
     this.observe = fanOut(deps.observers ?? [], deps.logger);
+    this.statusWriter = new StatusWriter(config.stateDir, (error) => this.statusWritten(error));
   }
 
   get activeLink(): string | null {
@@ -246,6 +248,7 @@ export class Daemon {
     await this.closeAdapters();
     this.stoppedAt = new Date(this.wallNow()).toISOString();
     this.writeStatus();
+    await this.statusWriter.flush();
   }
 
   /**
@@ -772,11 +775,11 @@ export class Daemon {
   private writeStatus(): void {
     const status = this.status();
     this.observe.status(status);
-    try {
-      writeStatus(this.config.stateDir, status);
-      this.problems.delete("status");
-    } catch (error) {
-      this.problem("status", `cannot write the status file, so \`wanctl status\` shows an old one: ${(error as Error).message}`);
-    }
+    this.statusWriter.write(status);
+  }
+
+  private statusWritten(error: Error | undefined): void {
+    if (error) this.problem("status", `cannot write the status file, so \`wanctl status\` shows an old one: ${error.message}`);
+    else this.problems.delete("status");
   }
 }

@@ -1,28 +1,44 @@
 // Small JSON files that must never be half-written: write to a temporary file, flush it, rename.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import type { z } from "zod";
 
 /**
- * Writes `value` to a temporary file beside `file` and renames it over: readers see the old or the
- * new file, never half of one. `durable` (default) flushes it to disk first; derived data that is
- * rewritten every second (the status) skips that. A write that fails (a full disk) removes its
- * temporary file and throws.
+ * Writes `value` to a temporary file beside `file`, flushes it to disk and renames it over: readers
+ * see the old or the new file, never half of one, also after a power cut. A write that fails (a
+ * full disk) removes its temporary file and throws.
  */
-export function writeJsonAtomic(file: string, value: unknown, mode = 0o600, options: { durable?: boolean } = {}): void {
+export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   try {
     const fd = openSync(temporary, "w", mode);
     try {
       writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-      if (options.durable !== false) fsyncSync(fd);
+      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(temporary, file);
   } catch (error) {
     rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * `writeJsonAtomic` without flushing, off the event loop (libuv's thread pool does the file work):
+ * for derived data rewritten often by a process whose timing matters (see status-file.ts).
+ */
+export async function writeJsonAtomicAsync(file: string, value: unknown, mode = 0o600): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode });
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
     throw error;
   }
 }

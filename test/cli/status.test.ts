@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { showStatus } from "../../src/cli/commands/status.js";
 import { parseConfigText } from "../../src/config/load.js";
-import { writeStatus, type DaemonStatus } from "../../src/daemon/status-file.js";
+import { statusFile, type DaemonStatus } from "../../src/daemon/status-file.js";
+import { writeJsonAtomic } from "../../src/lib/json-file.js";
 import { recordFingerprint } from "../../src/ddns/index.js";
 import { writeDdnsRecords } from "../../src/ddns/state.js";
 import { minimalConfig } from "../config/fixtures.js";
@@ -37,7 +38,7 @@ function sample(updatedAt: string): DaemonStatus {
 }
 
 function run(status: DaemonStatus, json = false, extra: Record<string, unknown> = {}, stateDir = tempDir()) {
-  writeStatus(stateDir, status);
+  writeJsonAtomic(statusFile(stateDir), status, 0o644);
   const config = parseConfigText(JSON.stringify({ ...minimalConfig(), stateDir, ...extra }), "c.json");
   let out = "";
   const code = showStatus(config, { out: (t) => void (out += `${t}\n`), err: () => undefined, env: {} }, { json }, now);

@@ -1,9 +1,10 @@
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import { readJsonFile, writeJsonAtomic } from "../../src/lib/json-file.js";
 import { readPin, writePin } from "../../src/daemon/pin.js";
+import { StatusWriter, type DaemonStatus } from "../../src/daemon/status-file.js";
 import { tempDir } from "../temp-dirs.js";
 
 describe("state files", () => {
@@ -13,6 +14,37 @@ describe("state files", () => {
     writeJsonAtomic(join(dir, "s.json"), { a: 2 });
     expect(readdirSync(dir)).toEqual(["s.json"]);
     expect(readJsonFile(join(dir, "s.json"), z.object({ a: z.number() }))).toEqual({ ok: true, value: { a: 2 } });
+  });
+
+  test("the status writer writes the newest status handed in, one write at a time, and says how each ended", async () => {
+    const dir = join(tempDir(), "state");
+    const ended: (string | undefined)[] = [];
+    const writer = new StatusWriter(dir, (error) => ended.push(error?.message));
+    const status = (n: number) => ({ pid: n }) as unknown as DaemonStatus;
+    writer.write(status(1)); // under way at once
+    writer.write(status(2)); // waits, then is replaced
+    writer.write(status(3));
+    await writer.flush();
+    expect(ended).toEqual([undefined, undefined]);
+    expect(JSON.parse(readFileSync(join(dir, "status.json"), "utf8"))).toEqual({ pid: 3 });
+    expect(readdirSync(dir)).toEqual(["status.json"]);
+  });
+
+  test("a status write that fails is told, leaves no temporary file, and the next one works again", async () => {
+    const parent = tempDir();
+    const dir = join(parent, "state");
+    writeFileSync(dir, "not a directory");
+    const ended: (string | undefined)[] = [];
+    const writer = new StatusWriter(dir, (error) => ended.push(error?.message));
+    writer.write({ pid: 1 } as unknown as DaemonStatus);
+    await writer.flush();
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatch(/EEXIST|ENOTDIR/);
+    rmSync(dir);
+    writer.write({ pid: 2 } as unknown as DaemonStatus);
+    await writer.flush();
+    expect(ended[1]).toBeUndefined();
+    expect(readdirSync(dir)).toEqual(["status.json"]);
   });
 
   test("a damaged or missing file is reported, not thrown", () => {
