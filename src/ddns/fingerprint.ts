@@ -26,7 +26,7 @@ export function fingerprintOf(record: RecordConfig, provider: DnsProviderConfig 
 function collectSecrets(value: unknown, path: string, out: string[], env?: NodeJS.ProcessEnv): boolean {
   if (value === null || typeof value !== "object") return true;
   let complete = true;
-  for (const [key, child] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [key, child] of Object.entries(value as Record<string, unknown>).sort(byKey)) {
     if ((SECRET_KEYS as readonly string[]).includes(key)) {
       try {
         out.push(`${path}.${key}=${readSecret(child as Parameters<typeof readSecret>[0], `${path}.${key}`, env)}`);
@@ -39,12 +39,19 @@ function collectSecrets(value: unknown, path: string, out: string[], env?: NodeJ
   return complete;
 }
 
+/**
+ * Keys in code-point order. Not localeCompare: its order follows the process's locale (in Estonian
+ * "zone" sorts before "ttl"), so the daemon and a `wanctl status` run from another shell would
+ * disagree on every fingerprint; and its first call loads ICU's collation, half a second here.
+ */
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value === null || typeof value !== "object") return value;
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>)
-      .sort(([a], [b]) => a.localeCompare(b))
+      .sort(byKey)
       .map(([k, v]) => [k, canonical(v)]),
   );
 }

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DnsConfig } from "../../src/config/schema/dns.js";
 import { createRfc2136Provider } from "../../src/ddns/rfc2136.js";
 import { DdnsError, type ProviderContext } from "../../src/ddns/provider.js";
@@ -350,6 +350,23 @@ describe("updateAllRecords", () => {
     expect(recordFingerprint(rec, prov("one"))).toBe(a);
     expect(recordFingerprint(rec, prov("two"))).not.toBe(a);
     expect(recordFingerprint({ ...rec, ttl: 120 }, prov("one"))).not.toBe(a);
+  });
+
+  it("fingerprints alike whatever the locale (the daemon's and a shell's `wanctl status` must agree)", () => {
+    const provider = { id: "ns", type: "rfc2136" as const, server: "192.0.2.53", port: 53, zone: "example.com", ttl: 60 };
+    const rec = { name: "office.example.com", provider: "ns", ttl: 60, verify: true };
+    const here = recordFingerprint(rec, provider);
+    // As under LC_ALL=et_EE.UTF-8, where z sorts between s and t: "zone" before "ttl".
+    const estonian = new Intl.Collator("et");
+    const collate = vi.spyOn(String.prototype, "localeCompare").mockImplementation(function (this: string, that: string) {
+      return estonian.compare(this, that);
+    });
+    try {
+      expect(["zone", "ttl"].sort((a, b) => a.localeCompare(b))).toEqual(["zone", "ttl"]);
+      expect(recordFingerprint(rec, provider)).toBe(here);
+    } finally {
+      collate.mockRestore();
+    }
   });
 });
 
