@@ -353,16 +353,17 @@ describe("updateAllRecords", () => {
   });
 
   it("fingerprints alike whatever the locale (the daemon's and a shell's `wanctl status` must agree)", () => {
-    const provider = { id: "ns", type: "rfc2136" as const, server: "192.0.2.53", port: 53, zone: "example.com", ttl: 60 };
+    const tsig = { name: "wanctl-key", algorithm: "hmac-sha256" as const, secret: "c2VjcmV0" };
+    const provider = { id: "ns", type: "rfc2136" as const, server: "192.0.2.53", port: 53, zone: "example.com", tsig };
     const rec = { name: "office.example.com", provider: "ns", ttl: 60, verify: true };
     const here = recordFingerprint(rec, provider);
-    // As under LC_ALL=et_EE.UTF-8, where z sorts between s and t: "zone" before "ttl".
+    // As under LC_ALL=et_EE.UTF-8, where z sorts between s and t: "zone" before "tsig".
     const estonian = new Intl.Collator("et");
     const collate = vi.spyOn(String.prototype, "localeCompare").mockImplementation(function (this: string, that: string) {
       return estonian.compare(this, that);
     });
     try {
-      expect(["zone", "ttl"].sort((a, b) => a.localeCompare(b))).toEqual(["zone", "ttl"]);
+      expect(["tsig", "zone"].sort((a, b) => a.localeCompare(b))).toEqual(["zone", "tsig"]);
       expect(recordFingerprint(rec, provider)).toBe(here);
     } finally {
       collate.mockRestore();
