@@ -9,12 +9,17 @@ export type { DnsProviderConfig, SrvData };
 /** One SRV record as a zone file writes it: "10 0 5060 wan1.example.com". */
 export const srvWords = (t: SrvData): string => `${t.priority} ${t.weight} ${t.port} ${normalizeName(t.target)}`;
 
-/** An SRV RRset in one canonical line (sorted as clients try them), to compare, store and show. */
+/**
+ * An SRV RRset in one canonical line (sorted as clients try them), to compare, store and show.
+ * Names in code-point order: localeCompare's would follow the process's locale (see fingerprint.ts).
+ */
 export const srvText = (targets: readonly SrvData[]): string =>
   [...targets]
-    .sort((a, b) => a.priority - b.priority || b.weight - a.weight || normalizeName(a.target).localeCompare(normalizeName(b.target)) || a.port - b.port)
+    .sort((a, b) => a.priority - b.priority || b.weight - a.weight || codePointOrder(normalizeName(a.target), normalizeName(b.target)) || a.port - b.port)
     .map(srvWords)
     .join(", ");
+
+const codePointOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export interface UpdateOutcome {
   /** False when the provider said the record already held the address (dyndns2 `nochg`). */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DnsConfig } from "../../src/config/schema/dns.js";
 import { createRfc2136Provider } from "../../src/ddns/rfc2136.js";
-import { DdnsError, type ProviderContext } from "../../src/ddns/provider.js";
+import { DdnsError, srvText, type ProviderContext } from "../../src/ddns/provider.js";
 import type { OfficeAddresses } from "../../src/ddns/plan.js";
 import { DDNS_BACKOFF, MAX_RETRY_AFTER_MS, retryWaitMs } from "../../src/ddns/record-run.js";
 import { ddnsStatus, recordFingerprint, updateAllRecords, type DdnsAlert, type RecordResult, type UpdateOptions } from "../../src/ddns/updater.js";
@@ -350,6 +350,24 @@ describe("updateAllRecords", () => {
     expect(recordFingerprint(rec, prov("one"))).toBe(a);
     expect(recordFingerprint(rec, prov("two"))).not.toBe(a);
     expect(recordFingerprint({ ...rec, ttl: 120 }, prov("one"))).not.toBe(a);
+  });
+
+  it("writes an SRV set in one order whatever the locale", () => {
+    const targets = [
+      { priority: 10, weight: 0, port: 5060, target: "zwan.example.com" },
+      { priority: 10, weight: 0, port: 5060, target: "twan.example.com" },
+    ];
+    const here = srvText(targets);
+    const estonian = new Intl.Collator("et"); // z between s and t
+    const collate = vi.spyOn(String.prototype, "localeCompare").mockImplementation(function (this: string, that: string) {
+      return estonian.compare(this, that);
+    });
+    try {
+      expect(srvText(targets)).toBe(here);
+    } finally {
+      collate.mockRestore();
+    }
+    expect(here).toBe("10 0 5060 twan.example.com, 10 0 5060 zwan.example.com");
   });
 
   it("fingerprints alike whatever the locale (the daemon's and a shell's `wanctl status` must agree)", () => {
