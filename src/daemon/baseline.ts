@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
 import type { PbxDriver, SavedExternalAddress, SavedTrunkSettings } from "../asterisk/pbx/index.js";
-import { readJsonFile, writeJsonAtomic } from "../lib/json-file.js";
+import { readJsonFile, writeJsonAtomicAsync } from "../lib/json-file.js";
 
 export interface Baseline {
   /** Per driver, per trunk: its own settings (merged over time: a trunk added later joins). */
@@ -60,11 +60,15 @@ function byDriver(value: Record<string, unknown>): Baseline {
   return { ...value, ...("trunks" in value ? { trunks: keyed(value.trunks) } : {}), ...("transports" in value ? { transports: keyed(value.transports) } : {}) } as Baseline;
 }
 
-/** Writes both copies, each atomically and flushed: one of them is whole whatever happens. */
-export function saveBaseline(stateDir: string, baseline: Baseline): void {
+/**
+ * Writes both copies, one after the other, each atomically and flushed: one of them is whole
+ * whatever happens. Off the event loop: the flushes took a second here on a busy disk, and the
+ * probes' rounds must not stall meanwhile.
+ */
+export async function saveBaseline(stateDir: string, baseline: Baseline): Promise<void> {
   const body = { checksum: checksum(baseline), value: baseline };
-  writeJsonAtomic(baselineFile(stateDir), body);
-  writeJsonAtomic(backupFile(stateDir), body);
+  await writeJsonAtomicAsync(baselineFile(stateDir), body);
+  await writeJsonAtomicAsync(backupFile(stateDir), body);
 }
 
 /** Whether a trunk's settings are wanctl's own short ones (never taken as the trunk's own). */
@@ -128,6 +132,7 @@ export function normalTrunkSettings(baseline: SavedTrunkSettings | undefined, fi
  */
 export class BaselineStore {
   #value: Baseline | null;
+  #writing: Promise<void> = Promise.resolve();
   readonly warning: string | undefined;
 
   constructor(private readonly stateDir: string) {
@@ -148,17 +153,23 @@ export class BaselineStore {
     return this.#value?.transports?.[driver];
   }
 
-  /** Keeps one driver's `change`; returns why it could not be written to disk, if so. */
-  update(driver: PbxDriver, change: { trunks?: SavedTrunkSettings; transports?: SavedExternalAddress }, now: Date = new Date()): string | undefined {
+  /**
+   * Keeps one driver's `change` at once in memory; resolves once it is on disk, or with why it
+   * could not be written. Writes go one at a time, in the order of the changes.
+   */
+  async update(driver: PbxDriver, change: { trunks?: SavedTrunkSettings; transports?: SavedExternalAddress }, now: Date = new Date()): Promise<string | undefined> {
     const old = this.#value;
-    this.#value = {
+    const value: Baseline = {
       ...old,
       ...(change.trunks ? { trunks: { ...old?.trunks, [driver]: change.trunks } } : {}),
       ...(change.transports ? { transports: { ...old?.transports, [driver]: change.transports } } : {}),
       savedAt: now.toISOString(),
     };
+    this.#value = value;
+    const write = this.#writing.then(() => saveBaseline(this.stateDir, value));
+    this.#writing = write.catch(() => undefined);
     try {
-      saveBaseline(this.stateDir, this.#value);
+      await write;
       return undefined;
     } catch (error) {
       return `the trunks' own settings are kept in memory only: cannot write ${baselineFile(this.stateDir)} (${(error as Error).message})`;

@@ -173,7 +173,7 @@ async function convergeDriver(pbx: Pbx, steps: PbxSteps, context: RunContext): P
   const before = baseline.trunksOf(driver);
   const merged = mergeTrunkSettings(before, observed.settings, short);
   if (merged !== before) {
-    const problem = baseline.update(driver, { trunks: merged });
+    const problem = await baseline.update(driver, { trunks: merged });
     if (problem) notes.push(problem);
   }
   let wanted: SavedTrunkSettings | "short" = "short";
@@ -194,14 +194,14 @@ async function convergeDriver(pbx: Pbx, steps: PbxSteps, context: RunContext): P
     const data = moved.data;
     if (!data) return failedOutcome(moved.detail);
     // On the primary, what the transports held before an unchanged move is the primary's own setting.
-    if (context.run.primary && !data.address.fileChanged && data.addressPart.ok) keepTransports(baseline, driver, data.address.saved);
+    if (context.run.primary && !data.address.fileChanged && data.addressPart.ok) await keepTransports(baseline, driver, data.address.saved);
     const was = (what: string[]) => (context.run.afterSwitch || what.length === 0 ? "" : ` (was: ${what.join(", ")})`);
     return {
       address: { ok: data.addressPart.ok, detail: `${data.addressPart.detail}${was(addressOff)}`, changed: data.address.fileChanged || data.address.reloaded || data.unregistered.length > 0 },
       trunks: { ok: data.trunksPart.ok, detail: `${data.trunksPart.detail}${was(drift)}${note}`, changed: true, ...timedOut(data.trunks.trunks) },
     };
   }
-  if (context.run.primary) keepTransports(baseline, driver, asSaved(driver, observed.settings.file, readA.data!));
+  if (context.run.primary) await keepTransports(baseline, driver, asSaved(driver, observed.settings.file, readA.data!));
   const addressOk = { ok: true, detail: `${readA.data!.targets.map((t) => t.name).join(", ")} already on ${address} and live`, changed: false };
   if (unregistered.length) {
     const result = await pbx.registerTrunks();
@@ -225,8 +225,8 @@ function asSaved(driver: PbxDriver, file: string, live: LiveAddressData): SavedE
 }
 
 /** A copy of the primary's transport settings, for people (the primary's public address is what wanctl sets). */
-function keepTransports(baseline: BaselineStore, driver: PbxDriver, saved: SavedExternalAddress): void {
-  if (JSON.stringify(baseline.transportsOf(driver)) !== JSON.stringify(saved)) baseline.update(driver, { transports: saved });
+async function keepTransports(baseline: BaselineStore, driver: PbxDriver, saved: SavedExternalAddress): Promise<void> {
+  if (JSON.stringify(baseline.transportsOf(driver)) !== JSON.stringify(saved)) await baseline.update(driver, { transports: saved });
 }
 
 /** Where the file or the running trunks differ from what is wanted, in words. */

@@ -117,7 +117,7 @@ export class StatusWriter {
     for (let next = this.waiting; next; next = this.waiting) {
       this.waiting = undefined;
       try {
-        await writeJsonAtomicAsync(statusFile(this.stateDir), next, 0o644);
+        await writeJsonAtomicAsync(statusFile(this.stateDir), next, 0o644, { durable: false });
         this.done(undefined);
       } catch (error) {
         this.done(error as Error);

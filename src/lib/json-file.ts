@@ -1,6 +1,6 @@
 // Small JSON files that must never be half-written: write to a temporary file, flush it, rename.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import type { z } from "zod";
 
@@ -28,14 +28,21 @@ export function writeJsonAtomic(file: string, value: unknown, mode = 0o600): voi
 }
 
 /**
- * `writeJsonAtomic` without flushing, off the event loop (libuv's thread pool does the file work):
- * for derived data rewritten often by a process whose timing matters (see status-file.ts).
+ * `writeJsonAtomic` off the event loop (libuv's thread pool does the file work), for a process
+ * whose timing matters: a flush to disk can hold the caller for a second on a busy disk. `durable`
+ * (default) flushes before the rename; derived data rewritten every second (the status) skips it.
  */
-export async function writeJsonAtomicAsync(file: string, value: unknown, mode = 0o600): Promise<void> {
+export async function writeJsonAtomicAsync(file: string, value: unknown, mode = 0o600, { durable = true }: { durable?: boolean } = {}): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   try {
-    await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode });
+    const handle = await open(temporary, "w", mode);
+    try {
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });

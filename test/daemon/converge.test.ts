@@ -1,7 +1,7 @@
 // A converge run's steps against an in-memory PBX that keeps a file and what it runs apart (as
 // Asterisk does until a reload): what each run observes, what it mends, and in which order.
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { OfficePbx, type Pbx, type PbxDriver, type PbxResult, type SavedExternalAddress, type SavedTrunkSettings, type TrunkSettingsData, type TrunksData } from "../../src/asterisk/pbx/index.js";
@@ -247,6 +247,30 @@ describe("the trunks step converges", () => {
     expect(flushed).toBe(0);
     await run("wan1", { cause: "switch", afterSwitch: true });
     expect(flushed).toBe(1);
+  });
+});
+
+describe("the baseline store", () => {
+  const settings = (expiration: string) => ({ driver: "pjsip", file: "pjsip.conf", registrations: { itsp: { expiration, max_random_initial_delay: "10" } } }) as unknown as SavedTrunkSettings;
+
+  test("changes are kept in memory at once and written in their order, both copies", async () => {
+    const stateDir = tempDir();
+    const store = new BaselineStore(stateDir);
+    const first = store.update("pjsip", { trunks: settings("3600") });
+    const second = store.update("pjsip", { trunks: settings("1800") });
+    expect(store.trunksOf("pjsip")).toEqual(settings("1800"));
+    expect(await Promise.all([first, second])).toEqual([undefined, undefined]);
+    expect(loadBaseline(stateDir).baseline?.trunks?.pjsip).toEqual(settings("1800"));
+    rmSync(baselineFile(stateDir));
+    expect(loadBaseline(stateDir).baseline?.trunks?.pjsip).toEqual(settings("1800")); // the backup copy
+  });
+
+  test("a write that fails (a full disk, a file where the state directory should be) is said, and memory keeps the change", async () => {
+    const stateDir = join(tempDir(), "state");
+    writeFileSync(stateDir, "not a directory");
+    const store = new BaselineStore(stateDir);
+    expect(await store.update("pjsip", { trunks: settings("3600") })).toMatch(/kept in memory only: cannot write .*baseline\.json/);
+    expect(store.trunksOf("pjsip")).toEqual(settings("3600"));
   });
 });
 
