@@ -127,7 +127,7 @@ export function probeInterval(
   monitor: Pick<Config["monitor"], "intervalMs" | "standbyIntervalMs">,
 ): number {
   const calm = activeHealth?.state === "up" && activeHealth.failStreak === 0;
-  if (link === active || active === null || !calm) return monitor.intervalMs;
+  if (link === active || !calm) return monitor.intervalMs;
   return Math.max(monitor.intervalMs, monitor.standbyIntervalMs);
 }
 

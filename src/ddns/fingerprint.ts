@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { readSecret, redactSecrets, SECRET_KEYS } from "../config/secrets.js";
 import { normalizeName } from "../dns/wire.js";
-import type { DnsProviderConfig, RecordConfig } from "./provider.js";
+import { codePointOrder, type DnsProviderConfig, type RecordConfig } from "./provider.js";
 
 /**
  * A digest of a record's config and its provider's, so a stop lasts until either changes. Secrets
@@ -44,7 +44,7 @@ function collectSecrets(value: unknown, path: string, out: string[], env?: NodeJ
  * "zone" sorts before "ttl"), so the daemon and a `wanctl status` run from another shell would
  * disagree on every fingerprint; and its first call loads ICU's collation, half a second here.
  */
-const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => codePointOrder(a, b);
 
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);

@@ -19,7 +19,8 @@ export const srvText = (targets: readonly SrvData[]): string =>
     .map(srvWords)
     .join(", ");
 
-const codePointOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Strings in code-point order, the same under every locale (see fingerprint.ts). */
+export const codePointOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export interface UpdateOutcome {
   /** False when the provider said the record already held the address (dyndns2 `nochg`). */
